@@ -1,0 +1,157 @@
+// Running statistics of one column, fed cell by cell from the scanner's byte ranges.
+
+import { hashBytes, hashOut } from './hash.ts'
+import { classify, parsed, KIND_DATE, KIND_DT, KIND_INT, KIND_NUM } from './infer.ts'
+import { ValueCounter, type ValueCounterState } from './value-counter.ts'
+
+/** JSON-serializable state of a `ColumnStats`. */
+export interface ColumnStatsState {
+  mask: number
+  count: number
+  nulls: number
+  n: number
+  mean: number
+  m2: number
+  numMin: number | null
+  numMax: number | null
+  tMin: [number, number, number] | null
+  tMax: [number, number, number] | null
+  sMin: string | null
+  sMax: string | null
+  lenMin: number | null
+  lenMax: number | null
+  values: ValueCounterState
+}
+
+function compareBytes (b: Buffer, s: number, e: number, ref: Buffer, refLen: number): number {
+  const n = Math.min(e - s, refLen)
+  for (let i = 0; i < n; i++) {
+    const d = b[s + i]! - ref[i]!
+    if (d !== 0) return d
+  }
+  return (e - s) - refLen
+}
+
+/** Statistics of one column: kinds seen, counts, numeric moments, ranges, distinct values. */
+export class ColumnStats {
+  /** OR of the kind bits of every non-empty cell. */
+  mask = 0
+  /** Non-empty cells. */
+  count = 0
+  /** Empty cells. */
+  nulls = 0
+  /** Numeric cells (Welford's running mean and sum of squared deviations). */
+  n = 0
+  mean = 0
+  m2 = 0
+  numMin = Infinity
+  numMax = -Infinity
+  /** Smallest / largest date or datetime in epoch ms, with the raw location of its first occurrence. */
+  tMin = Infinity
+  tMinOff = -1
+  tMinLen = 0
+  tMax = -Infinity
+  tMaxOff = -1
+  tMaxLen = 0
+  /** Byte-wise smallest / largest cell (copied; -1 length = none yet). */
+  sMin: Buffer = Buffer.alloc(64)
+  sMinLen = -1
+  sMax: Buffer = Buffer.alloc(64)
+  sMaxLen = -1
+  /** Shortest / longest cell in characters. */
+  lenMin = Infinity
+  lenMax = -1
+  /** Distinct values and frequencies. */
+  values: ValueCounter
+  readonly #utf8: boolean
+
+  constructor (distinctCap: number, utf8: boolean) {
+    this.values = new ValueCounter(distinctCap)
+    this.#utf8 = utf8
+  }
+
+  /** Counts an empty cell. */
+  addNull (): void {
+    this.nulls++
+  }
+
+  /** Adds the non-empty cell `b[s, e)`, whose raw bytes are at file offset `rawOff`, `rawLen` long. */
+  add (b: Buffer, s: number, e: number, rawOff: number, rawLen: number): void {
+    this.count++
+    const kind = classify(b, s, e)
+    this.mask |= kind
+    if (kind <= KIND_NUM) {
+      const x = parsed[0]!
+      const n = ++this.n
+      const d = x - this.mean
+      this.mean += d / n
+      this.m2 += d * (x - this.mean)
+      if (x < this.numMin) this.numMin = x
+      if (x > this.numMax) this.numMax = x
+    } else if (kind === KIND_DATE || kind === KIND_DT) {
+      const t = parsed[1]!
+      if (t < this.tMin) { this.tMin = t; this.tMinOff = rawOff; this.tMinLen = rawLen }
+      if (t > this.tMax) { this.tMax = t; this.tMaxOff = rawOff; this.tMaxLen = rawLen }
+    }
+    hashBytes(b, s, e)
+    const len = this.#utf8 ? e - s - hashOut[2]! : e - s
+    if (len < this.lenMin) this.lenMin = len
+    if (len > this.lenMax) this.lenMax = len
+    if (this.sMinLen < 0 || compareBytes(b, s, e, this.sMin, this.sMinLen) < 0) {
+      if (this.sMin.length < e - s) this.sMin = Buffer.alloc(Math.max(e - s, this.sMin.length * 2))
+      this.sMinLen = b.copy(this.sMin, 0, s, e)
+    }
+    if (this.sMaxLen < 0 || compareBytes(b, s, e, this.sMax, this.sMaxLen) > 0) {
+      if (this.sMax.length < e - s) this.sMax = Buffer.alloc(Math.max(e - s, this.sMax.length * 2))
+      this.sMaxLen = b.copy(this.sMax, 0, s, e)
+    }
+    this.values.add(hashOut[0]!, hashOut[1]!, rawOff, rawLen)
+  }
+
+  /** True if every non-empty cell is an integer. */
+  get integersOnly (): boolean {
+    return (this.mask & ~KIND_INT) === 0
+  }
+
+  /** JSON-serializable state. */
+  toState (): ColumnStatsState {
+    return {
+      mask: this.mask,
+      count: this.count,
+      nulls: this.nulls,
+      n: this.n,
+      mean: this.mean,
+      m2: this.m2,
+      numMin: this.n > 0 ? this.numMin : null,
+      numMax: this.n > 0 ? this.numMax : null,
+      tMin: this.tMinOff >= 0 ? [this.tMin, this.tMinOff, this.tMinLen] : null,
+      tMax: this.tMaxOff >= 0 ? [this.tMax, this.tMaxOff, this.tMaxLen] : null,
+      sMin: this.sMinLen >= 0 ? this.sMin.toString('base64', 0, this.sMinLen) : null,
+      sMax: this.sMaxLen >= 0 ? this.sMax.toString('base64', 0, this.sMaxLen) : null,
+      lenMin: this.lenMax >= 0 ? this.lenMin : null,
+      lenMax: this.lenMax >= 0 ? this.lenMax : null,
+      values: this.values.toState()
+    }
+  }
+
+  /** Column statistics restored from `toState` output. */
+  static fromState (s: ColumnStatsState, distinctCap: number, utf8: boolean): ColumnStats {
+    const c = new ColumnStats(distinctCap, utf8)
+    c.mask = s.mask
+    c.count = s.count
+    c.nulls = s.nulls
+    c.n = s.n
+    c.mean = s.mean
+    c.m2 = s.m2
+    c.numMin = s.numMin ?? Infinity
+    c.numMax = s.numMax ?? -Infinity
+    if (s.tMin !== null) [c.tMin, c.tMinOff, c.tMinLen] = s.tMin
+    if (s.tMax !== null) [c.tMax, c.tMaxOff, c.tMaxLen] = s.tMax
+    if (s.sMin !== null) { const b = Buffer.from(s.sMin, 'base64'); c.sMin = Buffer.alloc(Math.max(64, b.length)); c.sMinLen = b.copy(c.sMin) }
+    if (s.sMax !== null) { const b = Buffer.from(s.sMax, 'base64'); c.sMax = Buffer.alloc(Math.max(64, b.length)); c.sMaxLen = b.copy(c.sMax) }
+    c.lenMin = s.lenMin ?? Infinity
+    c.lenMax = s.lenMax ?? -1
+    c.values = ValueCounter.fromState(distinctCap, s.values)
+    return c
+  }
+}

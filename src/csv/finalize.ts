@@ -1,0 +1,91 @@
+// Turns running column statistics into the reported column profile, reading back from the file
+// the few raw values (most frequent values, datetime extremes) that were tracked by offset only.
+
+import type { ColumnStats } from './column-stats.ts'
+import { typeFromMask, type ColumnType } from './infer.ts'
+import { decodeBytes, decodeRawCell, type CsvEncoding } from './text.ts'
+
+/** Most frequent values reported per column. */
+export const TOP_VALUES = 10
+
+/** One most-frequent value and how often it occurs. */
+export interface TopValue { value: string, count: number }
+
+/** Statistics of one column. */
+export interface ColumnProfile {
+  /** Column name (from the header, made unique). */
+  name: string
+  /** Inferred type of the non-empty cells. */
+  type: ColumnType
+  /** Non-empty cells. */
+  count: number
+  /** Empty cells (quoted or not). */
+  nulls: number
+  /** Distinct non-empty values (by their text), exact unless `distinctIsEstimate`. */
+  distinct: number
+  /** True once the column passed the distinct cap: `distinct` is a HyperLogLog estimate (±2%). */
+  distinctIsEstimate: boolean
+  /** Smallest value (numeric / chronological / byte order, by type), null if no value. */
+  min: string | null
+  /** Largest value, like `min`. */
+  max: string | null
+  /** Mean of integer / number columns, else null. */
+  mean: number | null
+  /** Sample standard deviation of integer / number columns (null under two values). */
+  stddev: number | null
+  /** Shortest string cell in characters (string columns only). */
+  minLength: number | null
+  /** Longest string cell in characters (string columns only). */
+  maxLength: number | null
+  /** Most frequent values with counts, most frequent first (ties: first seen first). */
+  topValues: TopValue[]
+  /** True when the counts are Misra-Gries lower bounds (the column passed the distinct cap). */
+  topValuesIsEstimate: boolean
+}
+
+/** Reads `len` raw bytes at file offset `off`. */
+export type RawReader = (off: number, len: number) => Promise<Buffer>
+
+/** Builds the reported profile of a column from its running statistics. */
+export async function finalizeColumn (name: string, c: ColumnStats, encoding: CsvEncoding, read: RawReader): Promise<ColumnProfile> {
+  const type = typeFromMask(c.mask)
+  const numeric = type === 'integer' || type === 'number'
+  let min: string | null = null
+  let max: string | null = null
+  if (c.count > 0) {
+    if (numeric) {
+      min = String(c.numMin)
+      max = String(c.numMax)
+    } else if (type === 'date') {
+      min = new Date(c.tMin).toISOString().slice(0, 10)
+      max = new Date(c.tMax).toISOString().slice(0, 10)
+    } else if (type === 'datetime') {
+      min = decodeRawCell(await read(c.tMinOff, c.tMinLen), encoding)
+      max = decodeRawCell(await read(c.tMaxOff, c.tMaxLen), encoding)
+    } else {
+      min = decodeBytes(c.sMin, 0, c.sMinLen, encoding)
+      max = decodeBytes(c.sMax, 0, c.sMaxLen, encoding)
+    }
+  }
+  const topValues: TopValue[] = []
+  for (const t of c.values.top(TOP_VALUES)) {
+    topValues.push({ value: decodeRawCell(await read(t.offset, t.length), encoding), count: t.count })
+  }
+  const isString = type === 'string' && c.count > 0
+  return {
+    name,
+    type,
+    count: c.count,
+    nulls: c.nulls,
+    distinct: c.values.distinct(),
+    distinctIsEstimate: c.values.approximate,
+    min,
+    max,
+    mean: numeric && c.n > 0 ? c.mean : null,
+    stddev: numeric && c.n > 1 ? Math.sqrt(c.m2 / (c.n - 1)) : null,
+    minLength: isString ? c.lenMin : null,
+    maxLength: isString ? c.lenMax : null,
+    topValues,
+    topValuesIsEstimate: c.values.approximate
+  }
+}

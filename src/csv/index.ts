@@ -1,0 +1,10 @@
+// Public API of the CSV profiling engine.
+
+export { CsvError, CsvErrorCode, type CsvErrorCodeValue } from './errors.ts'
+export { sniffCsv, sniffBuffer, type CsvPreview, type CsvDelimiter } from './sniff.ts'
+export { profileCsv, type CsvProfile, type ProfileOptions, type ProfileProgress } from './profile.ts'
+export type { ProfileCheckpoint } from './checkpoint.ts'
+export type { ColumnProfile, TopValue } from './finalize.ts'
+export type { ColumnType } from './infer.ts'
+export type { CsvEncoding } from './text.ts'
+export { writeProfileParquet, type ParquetOutput } from './parquet.ts'

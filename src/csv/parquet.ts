@@ -1,0 +1,105 @@
+// Writes a profile as three Parquet files: summary (one row), columns (one row per column) and
+// sample (the first data rows, each column with its inferred type).
+
+import { mkdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parquetWriteFile, type ColumnSource, type SchemaElement } from 'hyparquet-writer'
+import type { ColumnType } from './infer.ts'
+import { classify, parsed, KIND_DATE, KIND_DT } from './infer.ts'
+import type { CsvProfile } from './profile.ts'
+
+/** One written output file. */
+export interface ParquetOutput { name: string, path: string, bytes: number }
+
+type Cell = string | number | bigint | boolean | Date | null
+type Field = [name: string, schema: Omit<SchemaElement, 'name' | 'repetition_type'>, data: Cell[]]
+
+const STRING = { type: 'BYTE_ARRAY', converted_type: 'UTF8' } as const
+const INT64 = { type: 'INT64' } as const
+const INT32 = { type: 'INT32' } as const
+const DOUBLE = { type: 'DOUBLE' } as const
+const BOOLEAN = { type: 'BOOLEAN' } as const
+const DATE = { type: 'INT32', converted_type: 'DATE' } as const
+const TIMESTAMP = { type: 'INT64', converted_type: 'TIMESTAMP_MICROS' } as const
+
+function writeTable (filename: string, fields: Field[]): void {
+  const schema: SchemaElement[] = [{ name: 'root', num_children: fields.length }]
+  const columnData: ColumnSource[] = []
+  for (const [name, el, data] of fields) {
+    schema.push({ name, ...el, repetition_type: 'OPTIONAL' } as SchemaElement)
+    columnData.push({ name, data: data as ColumnSource['data'] })
+  }
+  parquetWriteFile({ filename, columnData, schema })
+}
+
+const TYPE_SCHEMA: Record<ColumnType, Field[1]> = {
+  integer: INT64,
+  number: DOUBLE,
+  boolean: BOOLEAN,
+  date: DATE,
+  datetime: TIMESTAMP,
+  string: STRING
+}
+
+/** Converts one sample cell's text to the value written for a column of type `type`. */
+export function sampleValue (text: string | null, type: ColumnType): Cell {
+  if (text === null) return null
+  switch (type) {
+    case 'integer': return BigInt(text)
+    case 'number': return Number(text)
+    case 'boolean': return text.toLowerCase() === 'true'
+    case 'date':
+    case 'datetime': {
+      const b = Buffer.from(text, 'latin1')
+      const k = classify(b, 0, b.length)
+      return k === KIND_DATE || k === KIND_DT ? new Date(parsed[1]!) : null
+    }
+    default: return text
+  }
+}
+
+/** Writes `summary.parquet`, `columns.parquet` and `sample.parquet` for `profile` into `dir`. */
+export async function writeProfileParquet (dir: string, profile: CsvProfile): Promise<ParquetOutput[]> {
+  await mkdir(dir, { recursive: true })
+  const cs = profile.columnStats
+  const files: Array<[string, Field[]]> = [
+    ['summary.parquet', [
+      ['rows', INT64, [BigInt(profile.rows)]],
+      ['columns', INT32, [profile.columns]],
+      ['bytes', INT64, [BigInt(profile.bytes)]],
+      ['malformed_rows', INT64, [BigInt(profile.malformedRows)]],
+      ['malformed_lines', STRING, [JSON.stringify(profile.malformedLines)]],
+      ['duration_ms', DOUBLE, [profile.durationMs]],
+      ['delimiter', STRING, [profile.delimiter]],
+      ['encoding', STRING, [profile.encoding]],
+      ['header', STRING, [JSON.stringify(profile.header)]]
+    ]],
+    ['columns.parquet', [
+      ['position', INT32, cs.map((_, i) => i + 1)],
+      ['name', STRING, cs.map((c) => c.name)],
+      ['type', STRING, cs.map((c) => c.type)],
+      ['count', INT64, cs.map((c) => BigInt(c.count))],
+      ['nulls', INT64, cs.map((c) => BigInt(c.nulls))],
+      ['distinct', INT64, cs.map((c) => BigInt(c.distinct))],
+      ['distinct_is_estimate', BOOLEAN, cs.map((c) => c.distinctIsEstimate)],
+      ['min', STRING, cs.map((c) => c.min)],
+      ['max', STRING, cs.map((c) => c.max)],
+      ['mean', DOUBLE, cs.map((c) => c.mean)],
+      ['stddev', DOUBLE, cs.map((c) => c.stddev)],
+      ['min_length', INT32, cs.map((c) => c.minLength)],
+      ['max_length', INT32, cs.map((c) => c.maxLength)],
+      ['top_values', STRING, cs.map((c) => JSON.stringify(c.topValues))],
+      ['top_values_is_estimate', BOOLEAN, cs.map((c) => c.topValuesIsEstimate)]
+    ]],
+    ['sample.parquet', cs.map((c, i): Field => [
+      c.name, TYPE_SCHEMA[c.type], profile.sample.map((row) => sampleValue(row[i] ?? null, c.type))
+    ])]
+  ]
+  const out: ParquetOutput[] = []
+  for (const [name, fields] of files) {
+    const path = join(dir, name)
+    writeTable(path, fields)
+    out.push({ name, path, bytes: (await stat(path)).size })
+  }
+  return out
+}

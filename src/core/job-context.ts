@@ -1,0 +1,144 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Logger } from 'pino'
+import { JobcastError, toJobError } from '../errors.ts'
+import type { JobStore } from '../store/types.ts'
+import type { ArtifactSource, JobContext, MapOptions, MapOutcome, MapResult } from './define-job.ts'
+import type { LiveJob } from './live-job.ts'
+import { artifactsDir, isSafeFileName } from './job-files.ts'
+
+/** What a job keeps in its checkpoint column: the handler's own state and the results of finished steps. */
+interface StoredCheckpoint {
+  state?: unknown
+  steps?: Record<string, unknown>
+}
+
+/** Builds the context a handler runs with. */
+export function createJobContext (live: LiveJob, store: JobStore, filesDir: string, log: Logger): JobContext {
+  const record = live.record
+  const saved = (record.checkpoint ?? {}) as StoredCheckpoint
+  const checkpoint: StoredCheckpoint = { state: saved.state, steps: { ...saved.steps } }
+  const signal = live.controller.signal
+  const jobDir = join(filesDir, record.id)
+  const persist = (): void => { store.update(record.id, { checkpoint }) }
+
+  const ctx: JobContext = {
+    id: record.id,
+    type: record.type,
+    owner: record.owner,
+    attempt: record.attempt,
+    maxAttempts: record.maxAttempts,
+    input: record.input,
+    files: record.files.map((f) => ({ ...f, path: join(jobDir, f.path) })),
+    signal,
+    log,
+    lastCheckpoint: saved.state,
+    preview: record.preview,
+
+    progress: (update) => { live.progress(update) },
+
+    checkpoint (state) {
+      checkpoint.state = state
+      persist()
+    },
+
+    async step (name, fn) {
+      if (checkpoint.steps !== undefined && name in checkpoint.steps) {
+        log.debug({ step: name }, 'step done in an earlier attempt; reusing its result')
+        return checkpoint.steps[name] as Awaited<ReturnType<typeof fn>>
+      }
+      live.progress({ stage: name })
+      const value = await fn()
+      checkpoint.steps = { ...checkpoint.steps, [name]: value ?? null }
+      persist()
+      return value
+    },
+
+    map: async (items, fn, options) => await mapItems(ctx, items, fn, options),
+
+    async artifact (name, source, options) {
+      if (!isSafeFileName(name)) throw new JobcastError('INVALID_ARTIFACT_NAME', `artifact name "${name}" may only hold letters, digits, ".", "-" and "_"`)
+      const dir = artifactsDir(filesDir, record.id)
+      await mkdir(dir, { recursive: true })
+      const path = join(dir, name)
+      await writeSource(path, source, signal)
+      const { size } = await stat(path)
+      store.addArtifact({ jobId: record.id, name, size, contentType: options?.contentType ?? 'application/octet-stream', createdAt: Date.now() })
+      return { name, size }
+    }
+  }
+  return ctx
+}
+
+async function writeSource (path: string, source: ArtifactSource, signal: AbortSignal): Promise<void> {
+  if (typeof source === 'string' || source instanceof Uint8Array) {
+    await writeFile(path, source, { signal })
+    return
+  }
+  await pipeline(source instanceof Readable ? source : Readable.from(source), createWriteStream(path), { signal })
+}
+
+// Bounded pool over items: per-item abort on timeout, failures collected (or fatal with failFast).
+async function mapItems<T, R> (
+  ctx: JobContext,
+  items: readonly T[],
+  fn: (item: T, index: number, signal: AbortSignal) => Promise<R>,
+  options: MapOptions = {}
+): Promise<MapResult<R>> {
+  const { concurrency = 10, timeoutMs, failFast = false, progress = true, label = 'item' } = options
+  const outcomes: Array<MapOutcome<R>> = new Array(items.length)
+  let next = 0
+  let done = 0
+  let failed = 0
+  let firstFailure: MapOutcome<R> | undefined
+
+  const runItem = async (index: number): Promise<MapOutcome<R>> => {
+    const controller = new AbortController()
+    const onParentAbort = (): void => { controller.abort(ctx.signal.reason) }
+    ctx.signal.addEventListener('abort', onParentAbort, { once: true })
+    const timer = timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => { controller.abort(new JobcastError('ITEM_TIMEOUT', `${label} ${index + 1} timed out after ${timeoutMs} ms`)) }, timeoutMs)
+    try {
+      // The race lets the pool move on even when fn ignores its signal.
+      const value = await Promise.race([fn(items[index]!, index, controller.signal), rejectOnAbort(controller.signal)])
+      return { index, ok: true, value }
+    } catch (err) {
+      return { index, ok: false, error: toJobError(controller.signal.aborted ? controller.signal.reason : err) }
+    } finally {
+      clearTimeout(timer)
+      ctx.signal.removeEventListener('abort', onParentAbort)
+    }
+  }
+
+  const worker = async (): Promise<void> => {
+    while (next < items.length && !ctx.signal.aborted && (firstFailure === undefined || !failFast)) {
+      const index = next++
+      const outcome = await runItem(index)
+      outcomes[index] = outcome
+      done++
+      if (!outcome.ok) {
+        failed++
+        firstFailure ??= outcome
+      }
+      if (progress) ctx.progress({ current: done, total: items.length, message: `${label} ${done} of ${items.length}` })
+    }
+  }
+
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+  if (ctx.signal.aborted) throw ctx.signal.reason
+  if (failFast && firstFailure !== undefined && !firstFailure.ok) {
+    throw new JobcastError(firstFailure.error.code, `${label} ${firstFailure.index + 1} failed: ${firstFailure.error.message}`)
+  }
+  return { outcomes, succeeded: done - failed, failed }
+}
+
+async function rejectOnAbort (signal: AbortSignal): Promise<never> {
+  return await new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  })
+}

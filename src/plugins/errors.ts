@@ -1,0 +1,22 @@
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError } from 'fastify'
+import { ClientError, JobcastError } from '../errors.ts'
+
+/** One error handler: 4xx say what to fix, 5xx are logged and hidden; unknown routes get a JSON 404. */
+export default fp(async (fastify) => {
+  fastify.setErrorHandler((err: FastifyError | JobcastError, request, reply) => {
+    const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    if (err instanceof ClientError) reply.headers(err.headers)
+    if (statusCode >= 500) {
+      request.log.error({ err }, 'request failed')
+      return reply.code(statusCode).send({ statusCode, code: 'INTERNAL_ERROR', error: STATUS_CODES[statusCode] ?? 'Error', message: 'something went wrong on our side; it was logged' })
+    }
+    // Fastify's own validation errors name the field ("body/seconds must be number"); keep that, with a stable code.
+    const code = (err as FastifyError).validation !== undefined ? 'INVALID_REQUEST' : err.code ?? 'BAD_REQUEST'
+    return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
+  })
+  fastify.setNotFoundHandler((request, reply) => {
+    return reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` })
+  })
+}, { name: 'errors' })

@@ -1,0 +1,32 @@
+import fp from 'fastify-plugin'
+import { join } from 'node:path'
+import { openDatabase, type Db } from '../store/database.ts'
+import { SqliteJobStore } from '../store/sqlite-job-store.ts'
+import type { JobStore } from '../store/types.ts'
+import { UserStore } from '../store/user-store.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Durable jobs. */
+    jobStore: JobStore
+    /** Users, tokens and sessions. */
+    userStore: UserStore
+    /** Folder of the jobs' uploads and artifacts. */
+    filesDir: string
+  }
+}
+
+/** Options of the store plugin. */
+export interface StorePluginOptions {
+  /** Folder of the SQLite file and the job files. */
+  dataDir: string
+}
+
+/** Opens the SQLite store under the data folder; closes it when the server closes. */
+export default fp<StorePluginOptions>(async (fastify, opts) => {
+  const db: Db = openDatabase(opts.dataDir)
+  fastify.decorate('jobStore', new SqliteJobStore(db))
+  fastify.decorate('userStore', new UserStore(db))
+  fastify.decorate('filesDir', join(opts.dataDir, 'files'))
+  fastify.addHook('onClose', async () => { db.close() })
+}, { name: 'job-store' })

@@ -1,0 +1,81 @@
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+
+/** The SQLite handle type used across the stores. */
+export type Db = Database.Database
+
+// Each entry moves the schema one version forward; PRAGMA user_version records how far a file is.
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    state TEXT NOT NULL,
+    input TEXT NOT NULL,
+    progress TEXT,
+    result TEXT,
+    error TEXT,
+    preview TEXT,
+    files TEXT,
+    checkpoint TEXT,
+    attempt INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    run_at INTEGER NOT NULL,
+    batch_id TEXT,
+    idempotency_key TEXT,
+    request_hash TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+  );
+  CREATE UNIQUE INDEX jobs_idempotency ON jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX jobs_owner ON jobs (owner, id);
+  CREATE INDEX jobs_state ON jobs (state, run_at);
+  CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE INDEX jobs_batch ON jobs (batch_id) WHERE batch_id IS NOT NULL;
+  CREATE TABLE artifacts (
+    job_id TEXT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, name)
+  );
+  CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE tokens (
+    hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+  );
+  CREATE TABLE sessions (
+    hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL
+  );
+  `
+]
+
+/** Opens (creating if needed) `jobcast.db` under `dataDir` in WAL mode and brings its schema up to date. */
+export function openDatabase (dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true })
+  const db = new Database(join(dataDir, 'jobcast.db'))
+  db.pragma('journal_mode = WAL')
+  // NORMAL in WAL mode survives a process crash (the kill -9 case); only an OS crash can lose the last commits.
+  db.pragma('synchronous = NORMAL')
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 5000')
+  const current = db.pragma('user_version', { simple: true }) as number
+  for (let version = current; version < MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version]!)
+      db.pragma(`user_version = ${version + 1}`)
+    })()
+  }
+  return db
+}

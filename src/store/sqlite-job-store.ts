@@ -1,0 +1,179 @@
+import type { Statement } from 'better-sqlite3'
+import type { Db } from './database.ts'
+import type { ArtifactRecord, JobQuery, JobRecord, JobStore } from './types.ts'
+
+type Row = Record<string, unknown>
+type Field = keyof Omit<JobRecord, 'id' | 'version'>
+
+// How each record field is stored: its column, and whether it is JSON text.
+const COLUMNS: Record<Field, { column: string, json: boolean }> = {
+  type: { column: 'type', json: false },
+  owner: { column: 'owner', json: false },
+  state: { column: 'state', json: false },
+  input: { column: 'input', json: true },
+  progress: { column: 'progress', json: true },
+  result: { column: 'result', json: true },
+  error: { column: 'error', json: true },
+  preview: { column: 'preview', json: true },
+  files: { column: 'files', json: true },
+  checkpoint: { column: 'checkpoint', json: true },
+  attempt: { column: 'attempt', json: false },
+  maxAttempts: { column: 'max_attempts', json: false },
+  createdAt: { column: 'created_at', json: false },
+  startedAt: { column: 'started_at', json: false },
+  finishedAt: { column: 'finished_at', json: false },
+  runAt: { column: 'run_at', json: false },
+  batchId: { column: 'batch_id', json: false },
+  idempotencyKey: { column: 'idempotency_key', json: false },
+  requestHash: { column: 'request_hash', json: false }
+}
+const FIELDS = Object.keys(COLUMNS) as Field[]
+
+function toColumn (field: Field, value: unknown): unknown {
+  if (!COLUMNS[field].json) return value
+  return value === undefined || value === null ? null : JSON.stringify(value)
+}
+
+function parse (text: unknown): unknown {
+  return typeof text === 'string' ? JSON.parse(text) : null
+}
+
+function toRecord (row: Row): JobRecord {
+  return {
+    id: row.id as string,
+    type: row.type as string,
+    owner: row.owner as string,
+    state: row.state as JobRecord['state'],
+    input: parse(row.input),
+    progress: parse(row.progress) as JobRecord['progress'],
+    result: parse(row.result),
+    error: parse(row.error) as JobRecord['error'],
+    preview: parse(row.preview),
+    files: (parse(row.files) ?? []) as JobRecord['files'],
+    checkpoint: parse(row.checkpoint),
+    attempt: row.attempt as number,
+    maxAttempts: row.max_attempts as number,
+    createdAt: row.created_at as number,
+    startedAt: row.started_at as number | null,
+    finishedAt: row.finished_at as number | null,
+    runAt: row.run_at as number,
+    batchId: row.batch_id as string | null,
+    idempotencyKey: row.idempotency_key as string | null,
+    requestHash: row.request_hash as string | null,
+    version: row.version as number
+  }
+}
+
+/** The default {@link JobStore}: one SQLite file, synchronous statements (better-sqlite3). */
+export class SqliteJobStore implements JobStore {
+  readonly #db: Db
+  readonly #updates = new Map<string, Statement>()
+  readonly #insert: Statement
+  readonly #byId: Statement
+  readonly #byIdempotencyKey: Statement
+  readonly #queued: Statement
+  readonly #recent: Statement
+  readonly #running: Statement
+  readonly #finishedBefore: Statement
+  readonly #delete: Statement
+  readonly #addArtifact: Statement
+  readonly #artifacts: Statement
+
+  constructor (db: Db) {
+    this.#db = db
+    const columns = ['id', ...FIELDS.map((f) => COLUMNS[f].column), 'version']
+    this.#insert = db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})
+      ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`)
+    this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?')
+    this.#byIdempotencyKey = db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?')
+    this.#recent = db.prepare('SELECT * FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?')
+    this.#queued = db.prepare("SELECT * FROM jobs WHERE state = 'queued' ORDER BY run_at, id")
+    this.#running = db.prepare("SELECT * FROM jobs WHERE state = 'running' ORDER BY id")
+    this.#finishedBefore = db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?')
+    this.#delete = db.prepare('DELETE FROM jobs WHERE id = ?')
+    this.#addArtifact = db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`)
+    this.#artifacts = db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY name')
+  }
+
+  insert (job: JobRecord): { job: JobRecord, created: boolean } {
+    const values = [job.id, ...FIELDS.map((f) => toColumn(f, job[f])), job.version]
+    const { changes } = this.#insert.run(values)
+    if (changes === 1) return { job, created: true }
+    const existing = this.#byIdempotencyKey.get(job.owner, job.idempotencyKey) as Row
+    return { job: toRecord(existing), created: false }
+  }
+
+  get (id: string): JobRecord | undefined {
+    const row = this.#byId.get(id) as Row | undefined
+    return row === undefined ? undefined : toRecord(row)
+  }
+
+  findByIdempotencyKey (owner: string, key: string): JobRecord | undefined {
+    const row = this.#byIdempotencyKey.get(owner, key) as Row | undefined
+    return row === undefined ? undefined : toRecord(row)
+  }
+
+  list (owner: string, query: JobQuery): JobRecord[] {
+    const where = ['owner = ?']
+    const params: unknown[] = [owner]
+    if (query.state !== undefined) { where.push('state = ?'); params.push(query.state) }
+    if (query.type !== undefined) { where.push('type = ?'); params.push(query.type) }
+    if (query.batchId !== undefined) { where.push('batch_id = ?'); params.push(query.batchId) }
+    if (query.before !== undefined) { where.push('id < ?'); params.push(query.before) }
+    params.push(query.limit)
+    const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`
+    return (this.#db.prepare(sql).all(params) as Row[]).map(toRecord)
+  }
+
+  update (id: string, patch: Partial<Omit<JobRecord, 'id' | 'version'>>): JobRecord | undefined {
+    const fields = (Object.keys(patch) as Field[]).filter((f) => f in COLUMNS).sort()
+    const key = fields.join(',')
+    let statement = this.#updates.get(key)
+    if (statement === undefined) {
+      const sets = fields.map((f) => `${COLUMNS[f].column} = ?`)
+      statement = this.#db.prepare(`UPDATE jobs SET ${[...sets, 'version = version + 1'].join(', ')} WHERE id = ? RETURNING *`)
+      this.#updates.set(key, statement)
+    }
+    const row = statement.get([...fields.map((f) => toColumn(f, patch[f])), id]) as Row | undefined
+    return row === undefined ? undefined : toRecord(row)
+  }
+
+  recent (owner: string, finishedSince: number, limit: number): JobRecord[] {
+    return (this.#recent.all(owner, finishedSince, limit) as Row[]).map(toRecord)
+  }
+
+  queued (): JobRecord[] {
+    return (this.#queued.all() as Row[]).map(toRecord)
+  }
+
+  running (): JobRecord[] {
+    return (this.#running.all() as Row[]).map(toRecord)
+  }
+
+  finishedBefore (time: number, limit: number): JobRecord[] {
+    return (this.#finishedBefore.all(time, limit) as Row[]).map(toRecord)
+  }
+
+  delete (ids: string[]): void {
+    this.transaction(() => { for (const id of ids) this.#delete.run(id) })
+  }
+
+  addArtifact (artifact: ArtifactRecord): void {
+    this.#addArtifact.run(artifact.jobId, artifact.name, artifact.size, artifact.contentType, artifact.createdAt)
+  }
+
+  artifacts (jobId: string): ArtifactRecord[] {
+    return (this.#artifacts.all(jobId) as Row[]).map((row) => ({
+      jobId: row.job_id as string,
+      name: row.name as string,
+      size: row.size as number,
+      contentType: row.content_type as string,
+      createdAt: row.created_at as number
+    }))
+  }
+
+  transaction<T> (fn: () => T): T {
+    return this.#db.transaction(fn)()
+  }
+}

@@ -1,0 +1,72 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import app from '../src/app.ts'
+import { loadConfig, type Config } from '../src/config.ts'
+import type { JobDefinition } from '../src/core/define-job.ts'
+import type { JobEvent } from '../src/core/event-bus.ts'
+import type { JobRecord, JobState } from '../src/store/types.ts'
+
+/** The subset of tap's Test the helpers use. */
+export interface Teardown {
+  teardown: (fn: () => unknown) => void
+}
+
+/** Tokens of the test users. */
+export const TOKENS = { alice: 'token-alice-0001', bob: 'token-bob-00001', carol: 'token-carol-0001' } as const
+/** Authorization headers of the test users. */
+export const AUTH = {
+  alice: { authorization: `Bearer ${TOKENS.alice}` },
+  bob: { authorization: `Bearer ${TOKENS.bob}` },
+  carol: { authorization: `Bearer ${TOKENS.carol}` }
+} as const
+
+/** A fresh data folder, removed on teardown. */
+export function tempDataDir (t: Teardown): string {
+  const dir = mkdtempSync(join(tmpdir(), 'jobcast-test-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+/** A test configuration: a fresh data folder and the test users, with `overrides`. */
+export function testConfig (t: Teardown, overrides: Partial<Config> = {}): Config {
+  return {
+    ...loadConfig({ LOG_LEVEL: 'silent' }),
+    dataDir: tempDataDir(t),
+    tokens: Object.entries(TOKENS).map(([user, token]) => ({ user, token })),
+    progressIntervalMs: 50,
+    shutdownGraceMs: 2000,
+    ...overrides
+  }
+}
+
+/** Builds the app (not listening) and closes it on teardown. */
+export async function build (t: Teardown, overrides: Partial<Config> = {}, jobTypes: JobDefinition[] = []): Promise<FastifyInstance> {
+  const fastify = Fastify({ logger: false })
+  // fp() lifts the app's decorators (jobs, bus, stores) to this instance, so tests can reach them.
+  await fastify.register(fp(app), { config: testConfig(t, overrides), jobTypes })
+  t.teardown(async () => { await fastify.close() })
+  await fastify.ready()
+  return fastify
+}
+
+/** Resolves with the job once `predicate` holds for it (checked now, then on every event of the job). */
+export async function waitForJob (fastify: FastifyInstance, owner: string, id: string, predicate: (job: JobRecord) => boolean): Promise<JobRecord> {
+  const now = fastify.jobs.get(owner, id)
+  if (now !== undefined && predicate(now)) return now
+  return await new Promise((resolve) => {
+    const onJob = ({ job }: JobEvent): void => {
+      if (job.id !== id || !predicate(job)) return
+      fastify.bus.off('job', onJob)
+      resolve(job)
+    }
+    fastify.bus.on('job', onJob)
+  })
+}
+
+/** Resolves once the job is in one of `states`. */
+export async function waitForState (fastify: FastifyInstance, owner: string, id: string, ...states: JobState[]): Promise<JobRecord> {
+  return await waitForJob(fastify, owner, id, (job) => states.includes(job.state))
+}

@@ -175,6 +175,9 @@ export function sniffBuffer (head: Buffer, bytes: number): CsvPreview {
     if (header === null) header = cells
     else rows.push(cells)
   }
-  if (header === null) throw new CsvError(CsvErrorCode.EMPTY_FILE, 'the file has no header row')
+  if (header === null) {
+    if (complete) throw new CsvError(CsvErrorCode.EMPTY_FILE, 'the file has no header row')
+    throw new CsvError(CsvErrorCode.NOT_CSV, `not a CSV file: no complete row in the first ${head.length} bytes`)
+  }
   return { delimiter, encoding, header: normalizeHeader(header), rows, bytes }
 }

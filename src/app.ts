@@ -6,6 +6,7 @@ import auth from './plugins/auth.ts'
 import errors from './plugins/errors.ts'
 import jobs from './plugins/jobs.ts'
 import store from './plugins/store.ts'
+import streams from './plugins/streams.ts'
 import api from './routes/api/index.ts'
 import health from './routes/health.ts'
 
@@ -22,6 +23,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, jobTypes =
   await fastify.register(store, { dataDir: config.dataDir })
   await fastify.register(auth, { config })
   await fastify.register(jobs, { config, jobTypes: [...builtInJobTypes, ...jobTypes] })
+  await fastify.register(streams, { config })
   await fastify.register(health)
   await fastify.register(api, { prefix: '/api' })
 }

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import events from './events.ts'
 import jobTypes from './job-types.ts'
 import jobs from './jobs.ts'
 import progress from './progress.ts'
@@ -12,6 +13,7 @@ const api: FastifyPluginAsync = async (fastify) => {
     await signedIn.register(jobTypes)
     await signedIn.register(jobs)
     await signedIn.register(progress)
+    await signedIn.register(events)
   })
 }
 export default api

@@ -7,6 +7,7 @@ import app from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 import type { JobDefinition } from '../src/core/define-job.ts'
 import type { JobEvent } from '../src/core/event-bus.ts'
+import type { JobView } from '../src/schemas/job.ts'
 import type { JobRecord, JobState } from '../src/store/types.ts'
 
 /** The subset of tap's Test the helpers use. */
@@ -69,4 +70,41 @@ export async function waitForJob (fastify: FastifyInstance, owner: string, id: s
 /** Resolves once the job is in one of `states`. */
 export async function waitForState (fastify: FastifyInstance, owner: string, id: string, ...states: JobState[]): Promise<JobRecord> {
   return await waitForJob(fastify, owner, id, (job) => states.includes(job.state))
+}
+
+/** A promise with its resolve function exposed, to hold a test job until the test lets it go. */
+export interface Deferred<T = void> {
+  promise: Promise<T>
+  resolve: (value: T) => void
+}
+
+/** A new {@link Deferred}. */
+export function deferred<T = void> (): Deferred<T> {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => { resolve = r })
+  return { promise, resolve }
+}
+
+/** Resolves when `signal` aborts, rejecting with its reason: what a well-behaved handler does while it waits. */
+export async function untilAborted (signal: AbortSignal): Promise<never> {
+  return await new Promise<never>((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason)
+    else signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+  })
+}
+
+/** Starts a job over HTTP as `user`; throws unless the answer is a 202. Returns the job view. */
+export async function startJob (fastify: FastifyInstance, user: keyof typeof AUTH, type: string, input: unknown, headers: Record<string, string> = {}): Promise<JobView> {
+  const res = await fastify.inject({ method: 'POST', url: `/api/jobs/${type}`, headers: { ...AUTH[user], ...headers }, payload: input as object })
+  if (res.statusCode !== 202) throw new Error(`start of ${type} answered ${res.statusCode}: ${res.body}`)
+  return res.json<JobView>()
+}
+
+/** Records every bus event (kind and job) from now until teardown. */
+export function recordEvents (t: Teardown, fastify: FastifyInstance): JobEvent[] {
+  const events: JobEvent[] = []
+  const onJob = (event: JobEvent): void => { events.push(event) }
+  fastify.bus.on('job', onJob)
+  t.teardown(() => { fastify.bus.off('job', onJob) })
+  return events
 }

@@ -45,7 +45,7 @@ export class Scheduler {
   readonly #lanes = new Map<string, Lane>()
   readonly #entries = new Map<string, Queued>()
   readonly #runningByType = new Map<string, number>()
-  // Users with ready work, in round-robin order; #turn is the index of the user whose turn is next.
+  // Users with ready work, in round-robin order; #turn (modulo the ring's length) is the index of the user whose turn is next.
   #ring: string[] = []
   #turn = 0
   #delayed: Queued[] = []
@@ -153,7 +153,6 @@ export class Scheduler {
     if (index === -1) return
     this.#ring.splice(index, 1)
     if (index < this.#turn) this.#turn--
-    if (this.#turn >= this.#ring.length) this.#turn = 0
   }
 
   #delay (queued: Queued): void {
@@ -207,10 +206,11 @@ export class Scheduler {
       lane.ready--
       lane.queued--
       this.#entries.delete(picked.id)
-      // The next turn goes to the user after this one.
+      // The next turn goes to the user after this one. #turn may equal the ring's length (it is used modulo the
+      // length): wrapping it to 0 here would hand the next turn back to the first user instead of to a user who
+      // joins the ring (at its end) before then.
       this.#turn = index + 1
       if (lane.ready === 0) this.#leaveRing(owner)
-      if (this.#turn >= this.#ring.length) this.#turn = 0
       return picked
     }
     return undefined

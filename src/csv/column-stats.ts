@@ -97,11 +97,13 @@ export class ColumnStats {
     const len = this.#utf8 ? e - s - hashOut[2]! : e - s
     if (len < this.lenMin) this.lenMin = len
     if (len > this.lenMax) this.lenMax = len
-    if (this.sMinLen < 0 || compareBytes(b, s, e, this.sMin, this.sMinLen) < 0) {
+    // Cells are never empty here, so the first byte decides most comparisons.
+    const c0 = b[s]!
+    if (this.sMinLen < 0 || (c0 <= this.sMin[0]! && compareBytes(b, s, e, this.sMin, this.sMinLen) < 0)) {
       if (this.sMin.length < e - s) this.sMin = Buffer.alloc(Math.max(e - s, this.sMin.length * 2))
       this.sMinLen = b.copy(this.sMin, 0, s, e)
     }
-    if (this.sMaxLen < 0 || compareBytes(b, s, e, this.sMax, this.sMaxLen) > 0) {
+    if (this.sMaxLen < 0 || (c0 >= this.sMax[0]! && compareBytes(b, s, e, this.sMax, this.sMaxLen) > 0)) {
       if (this.sMax.length < e - s) this.sMax = Buffer.alloc(Math.max(e - s, this.sMax.length * 2))
       this.sMaxLen = b.copy(this.sMax, 0, s, e)
     }

@@ -11,79 +11,85 @@ export interface CountedValue { count: number, offset: number, length: number }
 
 /** JSON-serializable state of a `ValueCounter`. */
 export interface ValueCounterState {
-  /** Entries as base64 of a Float64Array of [h1, h2, count, offset, length] quintuples. */
+  /** Entries in insertion order, as base64 of a Float64Array of [h1, h2, count, offset, length]. */
   entries: string
   /** HyperLogLog registers (base64) once the exact phase is over, else null. */
   hll: string | null
 }
 
-/** Open-addressing table of (h1, h2) → count / first offset / raw length. */
+/**
+ * Open-addressing table of (h1, h2) → count, with the first offset and raw length of each entry
+ * kept aside in insertion order. Hot fields share one 16-byte slot so a probe touches one cache line.
+ */
 class CountTable {
-  mask: number
+  mask4: number
   size = 0
-  h1: Int32Array
-  h2: Int32Array
-  cnt: Float64Array
+  /** Per slot: h1, h2, count (uint32), entry index + 1 (0 = empty slot). */
+  slots: Int32Array
   off: Float64Array
   len: Int32Array
 
   constructor (capacity: number) {
-    this.mask = capacity - 1
-    this.h1 = new Int32Array(capacity)
-    this.h2 = new Int32Array(capacity)
-    this.cnt = new Float64Array(capacity)
-    this.off = new Float64Array(capacity)
-    this.len = new Int32Array(capacity)
+    this.mask4 = capacity * 4 - 1
+    this.slots = new Int32Array(capacity * 4)
+    // One spare entry: the table is grown right after the add that crosses half full.
+    this.off = new Float64Array((capacity >> 1) + 1)
+    this.len = new Int32Array((capacity >> 1) + 1)
   }
 
-  /** Adds `n` to the entry's count; returns true if the entry is new. */
+  /** Adds `n` to the entry's count, creating it if needed; returns true if it is new. */
   add (h1: number, h2: number, n: number, off: number, len: number): boolean {
-    const mask = this.mask
-    const cnt = this.cnt
-    let i = h1 & mask
+    const slots = this.slots
+    const mask4 = this.mask4
+    let i = (h1 << 2) & mask4
     for (;;) {
-      const c = cnt[i]!
-      if (c === 0) {
-        this.h1[i] = h1
-        this.h2[i] = h2
-        cnt[i] = n
-        this.off[i] = off
-        this.len[i] = len
-        this.size++
+      const e = slots[i + 3]!
+      if (e === 0) {
+        const k = this.size++
+        slots[i] = h1
+        slots[i + 1] = h2
+        slots[i + 2] = n
+        slots[i + 3] = k + 1
+        this.off[k] = off
+        this.len[k] = len
         return true
       }
-      if (this.h1[i] === h1 && this.h2[i] === h2) {
-        cnt[i] = c + n
+      if (slots[i] === h1 && slots[i + 1] === h2) {
+        slots[i + 2] = slots[i + 2]! + n
         return false
       }
-      i = (i + 1) & mask
+      i = (i + 4) & mask4
     }
   }
 
-  /** True if the entry exists; increments it. */
+  /** Increments the entry if it exists; returns whether it did. */
   bump (h1: number, h2: number): boolean {
-    const mask = this.mask
-    const cnt = this.cnt
-    let i = h1 & mask
+    const slots = this.slots
+    const mask4 = this.mask4
+    let i = (h1 << 2) & mask4
     for (;;) {
-      const c = cnt[i]!
-      if (c === 0) return false
-      if (this.h1[i] === h1 && this.h2[i] === h2) { cnt[i] = c + 1; return true }
-      i = (i + 1) & mask
+      if (slots[i + 3] === 0) return false
+      if (slots[i] === h1 && slots[i + 1] === h2) {
+        slots[i + 2] = slots[i + 2]! + 1
+        return true
+      }
+      i = (i + 4) & mask4
     }
   }
 
-  /** Every entry, in slot order. */
+  /** Every entry in insertion order, as [h1, h2, count, offset, length] quintuples. */
   entries (): Float64Array {
     const out = new Float64Array(this.size * 5)
-    let o = 0
-    for (let i = 0; i <= this.mask; i++) {
-      if (this.cnt[i] === 0) continue
-      out[o++] = this.h1[i]!
-      out[o++] = this.h2[i]!
-      out[o++] = this.cnt[i]!
-      out[o++] = this.off[i]!
-      out[o++] = this.len[i]!
+    const slots = this.slots
+    for (let i = 0; i < slots.length; i += 4) {
+      const e = slots[i + 3]!
+      if (e === 0) continue
+      const o = (e - 1) * 5
+      out[o] = slots[i]!
+      out[o + 1] = slots[i + 1]!
+      out[o + 2] = slots[i + 2]! >>> 0
+      out[o + 3] = this.off[e - 1]!
+      out[o + 4] = this.len[e - 1]!
     }
     return out
   }
@@ -93,6 +99,32 @@ function capacityFor (n: number): number {
   let c = 256
   while (c < n * 2) c *= 2
   return c
+}
+
+/**
+ * Positions (multiples of 5) of the `n` entries with the largest counts, ties to the smallest
+ * offsets, in that order. Uses native typed-array sorts: this runs on up to `cap` entries.
+ */
+function topPositions (e: Float64Array, n: number): number[] {
+  const size = e.length / 5
+  if (size === 0 || n <= 0) return []
+  const counts = new Float64Array(size)
+  for (let k = 0; k < size; k++) counts[k] = e[k * 5 + 2]!
+  counts.sort()
+  const threshold = counts[Math.max(0, size - n)]!
+  const above: number[] = []
+  const tiedOffsets: number[] = []
+  for (let p = 0; p < e.length; p += 5) {
+    if (e[p + 2]! > threshold) above.push(p)
+    else if (e[p + 2] === threshold) tiedOffsets.push(e[p + 3]!)
+  }
+  const need = Math.min(n - above.length, tiedOffsets.length)
+  const tied = Float64Array.from(tiedOffsets).sort()
+  const lastOffset = need > 0 ? tied[need - 1]! : -Infinity
+  const out = above
+  for (let p = 0; p < e.length; p += 5) if (e[p + 2] === threshold && e[p + 3]! <= lastOffset) out.push(p)
+  out.sort((a, b) => (e[b + 2]! - e[a + 2]!) || (e[a + 3]! - e[b + 3]!))
+  return out.slice(0, n)
 }
 
 /** Entries in the Misra-Gries summary once exact counting is over. */
@@ -121,43 +153,33 @@ export class ValueCounter {
     if (this.#hll === null) {
       if (!t.add(h1, h2, 1, off, len)) return
       if (t.size > this.cap) this.#toApproximate()
-      else if (t.size * 2 > t.mask + 1) this.#rehash(capacityFor(t.size))
+      else if (t.size * 2 > (t.mask4 + 1) >> 2) this.#table = this.#rebuilt(this.#table.entries(), capacityFor(t.size), 0)
       return
     }
     this.#hll.add(h1, h2)
     if (t.bump(h1, h2)) return
-    if (t.size < MG_ENTRIES) { t.add(h1, h2, 1, off, len); return }
-    this.#decrementAll()
+    if (t.size < MG_ENTRIES) t.add(h1, h2, 1, off, len)
+    // Misra-Gries step for a value not in the full summary: every counter loses one, zeros leave.
+    else this.#table = this.#rebuilt(t.entries(), capacityFor(MG_ENTRIES), 1)
   }
 
-  #rehash (capacity: number): void {
-    const e = this.#table.entries()
+  #rebuilt (e: Float64Array, capacity: number, minus: number): CountTable {
     const t = new CountTable(capacity)
-    for (let i = 0; i < e.length; i += 5) t.add(e[i]!, e[i + 1]!, e[i + 2]!, e[i + 3]!, e[i + 4]!)
-    this.#table = t
+    for (let p = 0; p < e.length; p += 5) {
+      const c = e[p + 2]! - minus
+      if (c > 0) t.add(e[p]!, e[p + 1]!, c, e[p + 3]!, e[p + 4]!)
+    }
+    return t
   }
 
   #toApproximate (): void {
     const e = this.#table.entries()
     const hll = new HyperLogLog()
-    for (let i = 0; i < e.length; i += 5) hll.add(e[i]!, e[i + 1]!)
+    for (let p = 0; p < e.length; p += 5) hll.add(e[p]!, e[p + 1]!)
     this.#hll = hll
-    // Keep the most frequent entries (ties: first seen) as the initial Misra-Gries counters.
-    const idx = Array.from({ length: e.length / 5 }, (_, i) => i * 5)
-    idx.sort((a, b) => (e[b + 2]! - e[a + 2]!) || (e[a + 3]! - e[b + 3]!))
+    // The most frequent entries (ties: first seen) become the initial Misra-Gries counters.
     const t = new CountTable(capacityFor(MG_ENTRIES))
-    for (const i of idx.slice(0, MG_ENTRIES)) t.add(e[i]!, e[i + 1]!, e[i + 2]!, e[i + 3]!, e[i + 4]!)
-    this.#table = t
-  }
-
-  // Misra-Gries step for a value not in a full summary: every counter loses one, zeros leave.
-  #decrementAll (): void {
-    const e = this.#table.entries()
-    const t = new CountTable(capacityFor(MG_ENTRIES))
-    for (let i = 0; i < e.length; i += 5) {
-      const c = e[i + 2]! - 1
-      if (c > 0) t.add(e[i]!, e[i + 1]!, c, e[i + 3]!, e[i + 4]!)
-    }
+    for (const p of topPositions(e, MG_ENTRIES)) t.add(e[p]!, e[p + 1]!, e[p + 2]!, e[p + 3]!, e[p + 4]!)
     this.#table = t
   }
 
@@ -170,10 +192,7 @@ export class ValueCounter {
   /** The `n` most frequent values, by count then first occurrence. */
   top (n: number): CountedValue[] {
     const e = this.#table.entries()
-    const out: CountedValue[] = []
-    for (let i = 0; i < e.length; i += 5) out.push({ count: e[i + 2]!, offset: e[i + 3]!, length: e[i + 4]! })
-    out.sort((a, b) => (b.count - a.count) || (a.offset - b.offset))
-    return out.slice(0, n)
+    return topPositions(e, n).map((p) => ({ count: e[p + 2]!, offset: e[p + 3]!, length: e[p + 4]! }))
   }
 
   /** JSON-serializable state. */
@@ -192,8 +211,8 @@ export class ValueCounter {
     const e = new Float64Array(buf.length / 8)
     for (let i = 0; i < e.length; i++) e[i] = buf.readDoubleLE(i * 8)
     const v = new ValueCounter(cap)
-    v.#table = new CountTable(capacityFor(Math.max(e.length / 5, s.hll === null ? 0 : MG_ENTRIES)))
-    for (let i = 0; i < e.length; i += 5) v.#table.add(e[i]!, e[i + 1]!, e[i + 2]!, e[i + 3]!, e[i + 4]!)
+    const entries = e.length / 5
+    v.#table = v.#rebuilt(e, capacityFor(s.hll === null ? entries : Math.max(entries, MG_ENTRIES)), 0)
     if (s.hll !== null) v.#hll = HyperLogLog.fromBase64(s.hll)
     return v
   }

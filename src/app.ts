@@ -22,7 +22,7 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, jobTypes =
   await fastify.register(errors)
   await fastify.register(store, { dataDir: config.dataDir })
   await fastify.register(auth, { config })
-  await fastify.register(jobs, { config, jobTypes: [...builtInJobTypes, ...jobTypes] })
+  await fastify.register(jobs, { config, jobTypes: [...builtInJobTypes(config), ...jobTypes] })
   await fastify.register(streams, { config })
   await fastify.register(health)
   await fastify.register(api, { prefix: '/api' })

@@ -15,6 +15,7 @@ const EnvSchema = Type.Object({
   JOBCAST_PROGRESS_INTERVAL_MS: Type.Integer({ minimum: 0, default: 250 }),
   JOBCAST_HEARTBEAT_MS: Type.Integer({ minimum: 1000, default: 15000 }),
   JOBCAST_REPLAY_BUFFER: Type.Integer({ minimum: 0, default: 1000 }),
+  JOBCAST_CSV_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -42,6 +43,8 @@ export interface Config {
   heartbeatMs: number
   /** Events kept per user for SSE resume. */
   replayBuffer: number
+  /** Largest CSV upload accepted by csv-profile, in bytes. */
+  csvMaxBytes: number
   logLevel: string
 }
 
@@ -61,6 +64,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     progressIntervalMs: raw.JOBCAST_PROGRESS_INTERVAL_MS,
     heartbeatMs: raw.JOBCAST_HEARTBEAT_MS,
     replayBuffer: raw.JOBCAST_REPLAY_BUFFER,
+    csvMaxBytes: raw.JOBCAST_CSV_MAX_BYTES,
     logLevel: raw.LOG_LEVEL
   }
 }

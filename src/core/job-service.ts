@@ -106,7 +106,8 @@ export class JobService {
       throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })
     }
     const files = options.files ?? []
-    const preview = definition.preview === undefined ? null : await definition.preview({ input, files: this.#absolute(options.id, files) })
+    checkFileCount(type, definition, files.length)
+    const preview = await this.#preview(definition, input, this.#absolute(options.id, files))
     const now = Date.now()
     const record: JobRecord = {
       id: options.id ?? newId(),
@@ -136,6 +137,19 @@ export class JobService {
     this.#o.bus.emit('job', { kind: 'queued', job })
     this.#scheduler.enqueue(job)
     return { job, created: true }
+  }
+
+  // The type's preview, computed before the job is queued; an error with a code refuses the start with a 422.
+  async #preview (definition: JobDefinition, input: unknown, files: JobFile[]): Promise<unknown> {
+    if (definition.preview === undefined) return null
+    try {
+      return await definition.preview({ input, files })
+    } catch (err) {
+      if (err instanceof ClientError) throw err
+      const code = (err as { code?: unknown } | null)?.code
+      if (typeof code === 'string') throw new ClientError(422, code, (err as Error).message)
+      throw err
+    }
   }
 
   #checkReplay (existing: JobRecord, requestHash: string): JobRecord {
@@ -312,6 +326,15 @@ export class JobService {
     }
     emit('failed', store.update(job.id, { state: 'failed', progress, error: jobError, finishedAt: now })!)
     log.warn({ err: error }, 'failed')
+  }
+}
+
+// A start must carry as many files as its type takes: none for a type without `files`.
+function checkFileCount (type: string, definition: JobDefinition, count: number): void {
+  const spec = definition.files
+  if (spec === undefined && count > 0) throw new ClientError(400, 'FILES_NOT_ACCEPTED', `job type "${type}" takes no files; send its input as JSON`)
+  if (spec !== undefined && count < (spec.min ?? 1)) {
+    throw new ClientError(400, 'FILES_REQUIRED', `job type "${type}" needs at least ${spec.min ?? 1} file(s), sent as multipart/form-data with the input as a JSON field "input"`)
   }
 }
 

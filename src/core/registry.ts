@@ -26,14 +26,24 @@ export class JobRegistry {
     return this.#types.get(type)?.definition
   }
 
+  /** The type's definition; a 404 when there is no such type. */
+  require (type: string): JobDefinition {
+    return this.#registered(type).definition
+  }
+
+  #registered (type: string): Registered {
+    const registered = this.#types.get(type)
+    if (registered === undefined) throw new ClientError(404, 'UNKNOWN_JOB_TYPE', `there is no job type "${type}"; GET /api/job-types lists them`)
+    return registered
+  }
+
   list (): JobDefinition[] {
     return [...this.#types.values()].map((r) => r.definition)
   }
 
   /** The input with defaults applied; a 400 naming the first wrong field when it does not match the type's schema. */
   validate (type: string, input: unknown): unknown {
-    const registered = this.#types.get(type)
-    if (registered === undefined) throw new ClientError(404, 'UNKNOWN_JOB_TYPE', `there is no job type "${type}"; GET /api/job-types lists them`)
+    const registered = this.#registered(type)
     const value = Value.Default(registered.definition.input, structuredClone(input ?? {}))
     if (registered.validator.Check(value)) return value
     const [first] = registered.validator.Errors(value)

@@ -1,6 +1,10 @@
+import type { Config } from '../config.ts'
 import type { JobDefinition } from '../core/define-job.ts'
+import { csvProfileJob } from './csv-profile.ts'
 import httpCheck from './http-check.ts'
 import sleep from './sleep.ts'
 
 /** The job types every jobcast server registers. */
-export const builtInJobTypes: JobDefinition[] = [sleep as JobDefinition, httpCheck as JobDefinition]
+export function builtInJobTypes (config: Pick<Config, 'csvMaxBytes'>): JobDefinition[] {
+  return [sleep as JobDefinition, httpCheck as JobDefinition, csvProfileJob({ maxBytes: config.csvMaxBytes })]
+}

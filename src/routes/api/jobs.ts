@@ -1,10 +1,14 @@
 import { createReadStream } from 'node:fs'
 import { createHash } from 'node:crypto'
+import { rm } from 'node:fs/promises'
+import fastifyMultipart from '@fastify/multipart'
 import { join } from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
-import { artifactsDir } from '../../core/job-files.ts'
+import { artifactsDir, jobDir } from '../../core/job-files.ts'
+import { newId } from '../../lib/ids.ts'
+import { receiveUpload } from '../../uploads/receive-upload.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 import { JobSchema, toJobView } from '../../schemas/job.ts'
 import { TERMINAL_STATES, type JobRecord } from '../../store/types.ts'
@@ -17,16 +21,39 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
   const view = (job: JobRecord): ReturnType<typeof toJobView> =>
     toJobView(job, TERMINAL_STATES.has(job.state) ? fastify.jobStore.artifacts(job.id) : [])
 
+  // Multipart starts are streamed by receiveUpload; its limits are set per job type there.
+  await fastify.register(fastifyMultipart)
+
   fastify.post('/jobs/:type', {
     schema: {
       params: Type.Object({ type: Type.String({ minLength: 1, maxLength: 64 }) }),
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
       body: Type.Unknown({ description: 'the job input, as the type\'s schema says' }),
-      response: { 202: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema }
+      response: { 202: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema }
     }
   }, async (request, reply) => {
+    const { type } = request.params
     const idempotencyKey = request.headers['idempotency-key']
-    const { job, created } = await fastify.jobs.submit(request.user, request.params.type, request.body ?? {}, idempotencyKey === undefined ? {} : { idempotencyKey })
+    const options = idempotencyKey === undefined ? {} : { idempotencyKey }
+    let started
+    if (request.isMultipart()) {
+      const spec = fastify.jobTypes.require(type).files
+      if (spec === undefined) throw new ClientError(400, 'FILES_NOT_ACCEPTED', `job type "${type}" takes no files; send its input as JSON`)
+      // Files go under the job's own folder, so the id is chosen before the job exists; it is queued only once they are complete.
+      const id = newId()
+      const dir = jobDir(fastify.filesDir, id)
+      const upload = await receiveUpload(request, type, spec, dir)
+      try {
+        started = await fastify.jobs.submit(request.user, type, upload.input, { ...options, id, files: upload.files })
+      } catch (err) {
+        await rm(dir, { recursive: true, force: true })
+        throw err
+      }
+      if (!started.created) await rm(dir, { recursive: true, force: true })
+    } else {
+      started = await fastify.jobs.submit(request.user, type, request.body ?? {}, options)
+    }
+    const { job, created } = started
     if (!created) reply.header('idempotent-replayed', 'true')
     return await reply.code(202).header('location', `/api/jobs/${job.id}`).send(view(job))
   })

@@ -1,0 +1,91 @@
+import { createWriteStream } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { extname, join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import type { FastifyRequest } from 'fastify'
+import type { FilesSpec } from '../core/define-job.ts'
+import { ClientError } from '../errors.ts'
+import type { JobFile } from '../store/types.ts'
+
+/** What a multipart start carried: the `input` field and the files, already on disk. */
+export interface ReceivedUpload {
+  input: unknown
+  files: JobFile[]
+}
+
+const MiB = 1024 * 1024
+
+/** Whether a file is acceptable by its name's extension or its declared MIME type. */
+export function acceptsFile (spec: FilesSpec, name: string, mimeType: string): boolean {
+  if (spec.accept === undefined || spec.accept.length === 0) return true
+  const ext = extname(name).toLowerCase()
+  return spec.accept.some((a) => a.startsWith('.') ? a.toLowerCase() === ext : a.toLowerCase() === mimeType.toLowerCase())
+}
+
+/**
+ * Streams a multipart start's files to `<jobDir>/uploads/` as they arrive (never buffered whole), enforcing the
+ * type's limits while streaming. Stored names are generated; the client's name is kept only as data. On any
+ * error the job's folder is removed and a 4xx says what to fix.
+ */
+export async function receiveUpload (request: FastifyRequest, type: string, spec: FilesSpec, jobDir: string): Promise<ReceivedUpload> {
+  const min = spec.min ?? 1
+  const max = spec.max ?? 1
+  const files: JobFile[] = []
+  let input: unknown = {}
+  try {
+    await mkdir(join(jobDir, 'uploads'), { recursive: true })
+    const parts = request.parts({ limits: { fileSize: spec.maxBytes, files: max + 1, fields: 20, fieldSize: MiB, parts: max + 21 } })
+    for await (const part of parts) {
+      if (part.type === 'field') {
+        if (part.fieldname === 'input') input = parseInputField(part.value)
+        continue
+      }
+      if (files.length === max) {
+        throw new ClientError(400, 'TOO_MANY_FILES', `job type "${type}" takes at most ${max} file${max === 1 ? '' : 's'}`)
+      }
+      const name = part.filename ?? ''
+      if (!acceptsFile(spec, name, part.mimetype)) {
+        throw new ClientError(415, 'FILE_TYPE_NOT_ACCEPTED', `"${name}" is not accepted by job type "${type}"; send ${spec.accept!.join(', ')}`)
+      }
+      // The stored name never comes from the client: index plus a checked extension.
+      const ext = /^\.[a-z0-9]{1,10}$/i.test(extname(name)) ? extname(name).toLowerCase() : ''
+      const path = `uploads/${files.length + 1}${ext}`
+      const out = createWriteStream(join(jobDir, path))
+      try {
+        await pipeline(part.file, out)
+      } catch (err) {
+        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+          throw new ClientError(413, 'FILE_TOO_LARGE', `"${name}" is larger than ${formatBytes(spec.maxBytes)}, the limit of job type "${type}"`)
+        }
+        throw err
+      }
+      files.push({ field: part.fieldname, name: name.slice(0, 255), path, size: out.bytesWritten, mimeType: part.mimetype })
+    }
+    if (files.length < min) {
+      throw new ClientError(400, 'FILES_REQUIRED', `job type "${type}" needs at least ${min} file${min === 1 ? '' : 's'}, sent as multipart/form-data`)
+    }
+    return { input, files }
+  } catch (err) {
+    await rm(jobDir, { recursive: true, force: true })
+    if (err instanceof ClientError) throw err
+    const code = (err as { code?: string }).code
+    if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ClientError(400, 'TOO_MANY_FILES', `job type "${type}" takes at most ${max} file${max === 1 ? '' : 's'}`)
+    if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_FIELDS_LIMIT') throw new ClientError(400, 'BAD_MULTIPART', (err as Error).message)
+    throw err
+  }
+}
+
+function parseInputField (value: unknown): unknown {
+  try {
+    return JSON.parse(String(value))
+  } catch {
+    throw new ClientError(400, 'INVALID_INPUT', 'the "input" field must be JSON, e.g. {"delimiter": ";"}')
+  }
+}
+
+/** "200 MiB", "512 KiB", "12 bytes". */
+export function formatBytes (bytes: number): string {
+  if (bytes >= MiB) return `${Math.round((bytes / MiB) * 10) / 10} MiB`
+  if (bytes >= 1024) return `${Math.round((bytes / 1024) * 10) / 10} KiB`
+  return `${bytes} bytes`
+}

@@ -10,9 +10,11 @@ const SESSION_TTL_MS = 30 * 86_400_000
 const session: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post('/session', {
     schema: {
-      body: Type.Optional(Type.Object({ token: Type.Optional(Type.String({ minLength: 1 })) })),
+      body: Type.Object({ token: Type.Optional(Type.String({ minLength: 1 })) }),
       response: { 200: Type.Object({ user: Type.String() }), 401: ErrorSchema }
-    }
+    },
+    // A bearer-only sign-in has no body, which a body schema alone refuses ("body must be object").
+    preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
     const token = request.body?.token ?? bearer

@@ -1,0 +1,133 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer, type AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'tap'
+import { newId } from '../../src/lib/ids.ts'
+import type { JobView } from '../../src/schemas/job.ts'
+import { openDatabase } from '../../src/store/database.ts'
+import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts'
+import type { JobRecord } from '../../src/store/types.ts'
+import { build, tempDataDir, TOKENS, waitForState, type Teardown } from '../helper.ts'
+
+const AUTH = { authorization: `Bearer ${TOKENS.alice}` }
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => { server.close(resolve) })
+  return port
+}
+
+/** Starts `node --import tsx src/server.ts` on `dataDir`; resolves once it logs that it listens. Killed on teardown. */
+async function startServer (t: Teardown, dataDir: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: `alice:${TOKENS.alice}`, JOBCAST_USER_CONCURRENCY: '1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  let output = ''
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { reject(new Error(`server did not start in 30 s:\n${output}`)) }, 30_000)
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString()
+      if (output.includes('Server listening at')) {
+        clearTimeout(timer)
+        resolve()
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${output}`)) })
+  })
+  return child
+}
+
+async function kill9 (child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => { child.once('exit', resolve) })
+  child.kill('SIGKILL')
+  await exited
+}
+
+// The server is another process: poll its snapshot, in a bounded loop.
+async function pollJob (base: string, id: string, until: (job: JobView) => boolean, timeoutMs = 20_000): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const job = await (await fetch(`${base}/api/jobs/${id}`, { headers: AUTH })).json() as JobView
+    if (until(job)) return job
+    if (Date.now() > deadline) throw new Error(`job ${id} did not get there in ${timeoutMs} ms; last seen: ${JSON.stringify(job)}`)
+    await sleep(50)
+  }
+}
+
+async function start (base: string, input: unknown): Promise<JobView> {
+  const res = await fetch(`${base}/api/jobs/sleep`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/json' }, body: JSON.stringify(input) })
+  if (res.status !== 202) throw new Error(`start answered ${res.status}: ${await res.text()}`)
+  return await res.json() as JobView
+}
+
+test('kill -9 while a job runs: after a restart it resumes (attempt 2, from its checkpoint) and nothing accepted is lost', async (t) => {
+  const dataDir = tempDataDir(t)
+  const port = await freePort()
+  const base = `http://127.0.0.1:${port}`
+  const first = await startServer(t, dataDir, port)
+
+  const long = await start(base, { seconds: 2, steps: 20 })
+  const waiting = [await start(base, { seconds: 0.1, steps: 2 }), await start(base, { seconds: 0.1, steps: 2 }), await start(base, { seconds: 0.1, steps: 2 })]
+  const before = await pollJob(base, long.id, (job) => job.state === 'running' && (job.progress?.current ?? 0) >= 3)
+  t.equal(before.attempt, 1)
+  for (const job of waiting) t.equal((await pollJob(base, job.id, () => true)).state, 'queued', 'one at a time for alice: these wait')
+
+  await kill9(first)
+  await startServer(t, dataDir, port)
+
+  const resumed = await pollJob(base, long.id, (job) => job.state !== 'queued' && job.state !== 'running')
+  t.equal(resumed.state, 'completed')
+  t.equal(resumed.attempt, 2, 'the interrupted attempt counts')
+  const result = resumed.result as { steps: number, resumedAt: number }
+  t.equal(result.steps, 20)
+  t.ok(result.resumedAt >= 3, `resumed after its last checkpoint (step ${result.resumedAt}), not from the start`)
+  for (const job of waiting) {
+    const done = await pollJob(base, job.id, (j) => j.state !== 'queued' && j.state !== 'running')
+    t.equal(done.state, 'completed', `queued job ${job.id} ran after the restart`)
+    t.equal(done.attempt, 1)
+  }
+  const list = await (await fetch(`${base}/api/jobs`, { headers: AUTH })).json() as { items: JobView[] }
+  t.equal(list.items.length, 4, 'all four accepted jobs are there')
+})
+
+function runningRecord (overrides: Partial<JobRecord>): JobRecord {
+  const now = Date.now()
+  return {
+    id: newId(), type: 'sleep', owner: 'alice', state: 'running', input: { seconds: 0.04, steps: 4 }, progress: null, result: null, error: null, preview: null, files: [],
+    checkpoint: null, attempt: 1, maxAttempts: 3, createdAt: now - 1000, startedAt: now - 500, finishedAt: null, runAt: now - 1000, batchId: null, idempotencyKey: null, requestHash: null, version: 1,
+    ...overrides
+  }
+}
+
+test('on start, a job left running with no attempt left fails with INTERRUPTED; one with attempts left resumes', async (t) => {
+  const dataDir = tempDataDir(t)
+  const db = openDatabase(dataDir)
+  const store = new SqliteJobStore(db)
+  const spent = runningRecord({ attempt: 3, maxAttempts: 3 })
+  const resumable = runningRecord({ checkpoint: { state: 2 } })
+  store.insert(spent)
+  store.insert(resumable)
+  db.close()
+
+  const app = await build(t, { dataDir })
+  const failed = app.jobs.get('alice', spent.id)!
+  t.equal(failed.state, 'failed')
+  t.equal(failed.error?.code, 'INTERRUPTED')
+  t.match(failed.error?.message, /attempt 3 of 3/)
+  t.ok(failed.finishedAt !== null)
+
+  const done = await waitForState(app, 'alice', resumable.id, 'completed', 'failed')
+  t.equal(done.state, 'completed')
+  t.equal(done.attempt, 2)
+  t.same(done.result, { slept: 0.04, steps: 4, resumedAt: 2 })
+})

@@ -1,10 +1,10 @@
-// HyperLogLog with 2^16 registers (standard error ~0.4%) and Ertl's improved estimator
+// HyperLogLog with 2^15 registers (standard error ~0.57%, so 2% is 3.5 sigma; 32 KB per column) and Ertl's improved estimator
 // ("New cardinality estimation algorithms for HyperLogLog sketches", 2017), which is unbiased
 // over the whole range without empirical bias tables.
 
-const P = 16
+const P = 15
 const M = 1 << P
-const Q = 48 // hash bits left for the rank: low 16 bits of h1 + 32 bits of h2
+const Q = 49 // hash bits left for the rank: low 17 bits of h1 + 32 bits of h2
 
 /** A HyperLogLog sketch fed with the two 32-bit hashes of `hashBytes`. */
 export class HyperLogLog {
@@ -18,8 +18,8 @@ export class HyperLogLog {
   /** Adds one hashed value. */
   add (h1: number, h2: number): void {
     const idx = h1 >>> (32 - P)
-    const low = h1 & 0xffff
-    const rank = low !== 0 ? Math.clz32(low) - 15 : h2 !== 0 ? 17 + Math.clz32(h2) : Q + 1
+    const low = h1 & 0x1ffff
+    const rank = low !== 0 ? Math.clz32(low) - 14 : h2 !== 0 ? 18 + Math.clz32(h2) : Q + 1
     if (rank > this.registers[idx]!) this.registers[idx] = rank
   }
 

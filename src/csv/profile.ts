@@ -225,14 +225,14 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
           line += sc.newlines
         } else {
           const keep = sample.length < sampleRows
-          const row: Array<string | null> = keep ? new Array<string | null>(ncols) : []
+          const row: Array<string | null> | null = keep ? new Array<string | null>(ncols) : null
           for (let i = 0; i < ncols; i++) {
             const s = sc.starts[i]!
             const e = sc.ends[i]!
             const col = cols[i]!
             if (s === e) {
               col.addNull()
-              if (keep) row[i] = null
+              if (row !== null) row[i] = null
               continue
             }
             const f = sc.flags[i]!
@@ -245,9 +245,9 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
             } else {
               col.add(buf, s, e, base + rawS, rawLen)
             }
-            if (keep) row[i] = decodeCell(sc, i, buf, encoding)
+            if (row !== null) row[i] = decodeCell(sc, i, buf, encoding)
           }
-          if (keep) sample.push(row)
+          if (row !== null) sample.push(row)
           rows++
           line += sc.newlines
         }

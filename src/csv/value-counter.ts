@@ -77,6 +77,27 @@ class CountTable {
     }
   }
 
+  /** Misra-Gries step: every count loses `minus`; entries reaching zero leave. No allocation. */
+  decrementAll (minus: number, tmp: Float64Array): void {
+    const slots = this.slots
+    let n = 0
+    for (let i = 0; i < slots.length; i += 4) {
+      const e = slots[i + 3]!
+      if (e === 0) continue
+      const c = (slots[i + 2]! >>> 0) - minus
+      if (c <= 0) continue
+      tmp[n] = slots[i]!
+      tmp[n + 1] = slots[i + 1]!
+      tmp[n + 2] = c
+      tmp[n + 3] = this.off[e - 1]!
+      tmp[n + 4] = this.len[e - 1]!
+      n += 5
+    }
+    slots.fill(0)
+    this.size = 0
+    for (let p = 0; p < n; p += 5) this.add(tmp[p]!, tmp[p + 1]!, tmp[p + 2]!, tmp[p + 3]!, tmp[p + 4]!)
+  }
+
   /** Every entry in insertion order, as [h1, h2, count, offset, length] quintuples. */
   entries (): Float64Array {
     const out = new Float64Array(this.size * 5)
@@ -136,6 +157,7 @@ export class ValueCounter {
   readonly cap: number
   #table: CountTable
   #hll: HyperLogLog | null = null
+  #tmp: Float64Array | undefined
 
   constructor (cap: number) {
     this.cap = cap
@@ -160,7 +182,7 @@ export class ValueCounter {
     if (t.bump(h1, h2)) return
     if (t.size < MG_ENTRIES) t.add(h1, h2, 1, off, len)
     // Misra-Gries step for a value not in the full summary: every counter loses one, zeros leave.
-    else this.#table = this.#rebuilt(t.entries(), capacityFor(MG_ENTRIES), 1)
+    else t.decrementAll(1, this.#tmp ??= new Float64Array(MG_ENTRIES * 5))
   }
 
   #rebuilt (e: Float64Array, capacity: number, minus: number): CountTable {

@@ -16,6 +16,7 @@ const EnvSchema = Type.Object({
   JOBCAST_HEARTBEAT_MS: Type.Integer({ minimum: 1000, default: 15000 }),
   JOBCAST_REPLAY_BUFFER: Type.Integer({ minimum: 0, default: 1000 }),
   JOBCAST_CSV_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
+  JOBCAST_CSV_CHECKPOINT_MS: Type.Integer({ minimum: 0, default: 2000 }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -45,6 +46,8 @@ export interface Config {
   replayBuffer: number
   /** Largest CSV upload accepted by csv-profile, in bytes. */
   csvMaxBytes: number
+  /** Least time between two checkpoints of a CSV profile, in ms (a checkpoint carries the partial statistics). */
+  csvCheckpointMs: number
   logLevel: string
 }
 
@@ -65,6 +68,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     heartbeatMs: raw.JOBCAST_HEARTBEAT_MS,
     replayBuffer: raw.JOBCAST_REPLAY_BUFFER,
     csvMaxBytes: raw.JOBCAST_CSV_MAX_BYTES,
+    csvCheckpointMs: raw.JOBCAST_CSV_CHECKPOINT_MS,
     logLevel: raw.LOG_LEVEL
   }
 }

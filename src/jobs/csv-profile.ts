@@ -6,13 +6,16 @@ import { defineJob, type JobDefinition } from '../core/define-job.ts'
 import { profileCsv, sniffCsv, writeProfileParquet, type CsvPreview, type ProfileCheckpoint } from '../csv/index.ts'
 import { ClientError } from '../errors.ts'
 
-/** Least time between two checkpoints of a profile (a checkpoint carries the partial statistics). */
-const CHECKPOINT_EVERY_MS = 2000
 const PARQUET = 'application/vnd.apache.parquet'
 const count = new Intl.NumberFormat('en-US')
 
 /** CSV import: preview at once, then per-column statistics in chunks, then Parquet files. */
-export function csvProfileJob (options: { maxBytes: number }): JobDefinition {
+export function csvProfileJob (options: {
+  /** Largest upload, in bytes. */
+  maxBytes: number
+  /** Least time between two checkpoints, in ms (a checkpoint carries the partial statistics, so not every chunk). */
+  checkpointEveryMs: number
+}): JobDefinition {
   return defineJob({
     type: 'csv-profile',
     description: 'Profiles a CSV upload: delimiter, encoding and a preview at once; per-column statistics and Parquet files (summary, columns, sample) when done.',
@@ -37,14 +40,16 @@ export function csvProfileJob (options: { maxBytes: number }): JobDefinition {
     async run (ctx) {
       const file = ctx.files[0]!
       const preview = ctx.preview as CsvPreview
+      const resume = (ctx.lastCheckpoint ?? undefined) as ProfileCheckpoint | undefined
+      if (resume !== undefined) ctx.log.info({ offset: resume.offset }, 'resuming the profile from its checkpoint')
       let lastCheckpoint = Date.now()
       const profile = await profileCsv(file.path, preview, {
         chunkRows: ctx.input.chunkRows ?? 10_000,
         signal: ctx.signal,
-        resume: (ctx.lastCheckpoint ?? undefined) as ProfileCheckpoint | undefined,
+        resume,
         onChunk: (p) => {
           ctx.progress({ current: p.bytesDone, total: p.bytesTotal, stage: 'profiling', message: `rows ${count.format(p.rowsDone)} of ~${count.format(p.rowsEstimate)}` })
-          if (Date.now() - lastCheckpoint >= CHECKPOINT_EVERY_MS) {
+          if (Date.now() - lastCheckpoint >= options.checkpointEveryMs) {
             ctx.checkpoint(p.checkpoint)
             lastCheckpoint = Date.now()
           }
@@ -60,7 +65,7 @@ export function csvProfileJob (options: { maxBytes: number }): JobDefinition {
         await rm(workDir, { recursive: true, force: true })
       }
       const { sample, columnStats, ...summary } = profile
-      return { summary, columns: columnStats }
+      return { summary, columns: columnStats, resumedFromByte: resume?.offset ?? 0 }
     }
   }) as JobDefinition
 }

@@ -32,6 +32,8 @@ export async function receiveUpload (request: FastifyRequest, type: string, spec
   const max = spec.max ?? 1
   const files: JobFile[] = []
   let input: unknown = {}
+  // The file being received, to name it if it breaks a limit.
+  let current = ''
   try {
     await mkdir(join(jobDir, 'uploads'), { recursive: true })
     const parts = request.parts({ limits: { fileSize: spec.maxBytes, files: max + 1, fields: 20, fieldSize: MiB, parts: max + 21 } })
@@ -50,15 +52,9 @@ export async function receiveUpload (request: FastifyRequest, type: string, spec
       // The stored name never comes from the client: index plus a checked extension.
       const ext = /^\.[a-z0-9]{1,10}$/i.test(extname(name)) ? extname(name).toLowerCase() : ''
       const path = `uploads/${files.length + 1}${ext}`
+      current = name
       const out = createWriteStream(join(jobDir, path))
-      try {
-        await pipeline(part.file, out)
-      } catch (err) {
-        if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
-          throw new ClientError(413, 'FILE_TOO_LARGE', `"${name}" is larger than ${formatBytes(spec.maxBytes)}, the limit of job type "${type}"`)
-        }
-        throw err
-      }
+      await pipeline(part.file, out)
       files.push({ field: part.fieldname, name: name.slice(0, 255), path, size: out.bytesWritten, mimeType: part.mimetype })
     }
     if (files.length < min) {
@@ -69,6 +65,9 @@ export async function receiveUpload (request: FastifyRequest, type: string, spec
     await rm(jobDir, { recursive: true, force: true })
     if (err instanceof ClientError) throw err
     const code = (err as { code?: string }).code
+    if (code === 'FST_REQ_FILE_TOO_LARGE') {
+      throw new ClientError(413, 'FILE_TOO_LARGE', `"${current}" is larger than ${formatBytes(spec.maxBytes)}, the limit of job type "${type}"`)
+    }
     if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ClientError(400, 'TOO_MANY_FILES', `job type "${type}" takes at most ${max} file${max === 1 ? '' : 's'}`)
     if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_FIELDS_LIMIT') throw new ClientError(400, 'BAD_MULTIPART', (err as Error).message)
     throw err

@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import type { Teardown } from './helper.ts'
+
+/** A jobcast server running as its own process (for kill -9 and restart tests). */
+export interface ChildServer {
+  url: string
+  process: ChildProcess
+  /** Kills it with SIGKILL and waits for the exit. */
+  kill: () => Promise<void>
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+/**
+ * Starts `node --import tsx src/server.ts` with `env` on a free port and resolves once it logs that it listens.
+ * Killed on teardown.
+ */
+export async function startChildServer (t: Teardown, env: Record<string, string>): Promise<ChildServer> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => { resolve() }))
+  const kill = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  }
+  t.teardown(kill)
+  let output = ''
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk
+      if (output.includes('Server listening at')) resolve()
+    })
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
+    child.once('exit', (code) => { reject(new Error(`server exited with ${code} before listening:\n${output}`)) })
+  })
+  return { url: `http://127.0.0.1:${port}`, process: child, kill }
+}
+
+/** Polls `fn` (another process's state, which no in-process event announces) until it returns a value. */
+export async function pollUntil<T> (fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, everyMs = 25): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await fn()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}

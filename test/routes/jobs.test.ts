@@ -1,3 +1,4 @@
+import type { LightMyRequestResponse } from 'fastify'
 import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
@@ -47,9 +48,9 @@ test('GET /api/jobs pages through all my jobs newest first, without overlap', as
   const pageSizes: number[] = []
   let cursor: string | null = null
   for (let page = 0; page < 10; page++) {
-    const res = await app.inject({ method: 'GET', url: `/api/jobs?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`, headers: AUTH.alice })
+    const res: LightMyRequestResponse = await app.inject({ method: 'GET', url: `/api/jobs?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`, headers: AUTH.alice })
     t.equal(res.statusCode, 200)
-    const body = res.json<Page>()
+    const body: Page = res.json<Page>()
     pageSizes.push(body.items.length)
     seen.push(...body.items.map((j) => j.id))
     cursor = body.nextCursor

@@ -2,7 +2,7 @@
 
 export { CsvError, CsvErrorCode, type CsvErrorCodeValue } from './errors.ts'
 export { sniffCsv, sniffBuffer, type CsvPreview, type CsvDelimiter } from './sniff.ts'
-export { profileCsv, type CsvProfile, type ProfileOptions, type ProfileProgress } from './profile.ts'
+export { profileCsv, defaultDistinctCap, type CsvProfile, type ProfileOptions, type ProfileProgress } from './profile.ts'
 export type { ProfileCheckpoint } from './checkpoint.ts'
 export type { ColumnProfile, TopValue } from './finalize.ts'
 export type { ColumnType } from './infer.ts'

@@ -32,7 +32,10 @@ export interface ProfileProgress {
 export interface ProfileOptions {
   /** Rows per chunk: progress (and a checkpoint) after each. Default 10,000. */
   chunkRows?: number
-  /** Distinct values per column counted exactly before estimating. Default 100,000. */
+  /**
+   * Distinct values per column counted exactly before estimating. Default `defaultDistinctCap`:
+   * 100,000 up to 16 columns, less for wider files so exact counting stays within ~100 MB.
+   */
   distinctCap?: number
   /** Data rows kept for the sample. Default 1,000. */
   sampleRows?: number
@@ -68,6 +71,11 @@ export interface CsvProfile {
   sample: Array<Array<string | null>>
 }
 
+/** Default distinct cap for a file of `columns` columns (a column at the cap holds ~6 MB). */
+export function defaultDistinctCap (columns: number): number {
+  return columns <= 16 ? 100_000 : Math.max(5_000, Math.floor(1_600_000 / columns))
+}
+
 /** Malformed-row line numbers kept. */
 export const MALFORMED_LINES = 20
 const READ_BYTES = 1 << 22
@@ -78,7 +86,7 @@ const ABORT_CHECK_ROWS = 1024
 export async function profileCsv (path: string, preview: CsvPreview, opts: ProfileOptions = {}): Promise<CsvProfile> {
   const started = performance.now()
   const chunkRows = Math.max(1, opts.chunkRows ?? 10_000)
-  const distinctCap = opts.distinctCap ?? 100_000
+  const distinctCap = opts.distinctCap ?? defaultDistinctCap(preview.header.length)
   const sampleRows = opts.sampleRows ?? 1000
   const { signal, onChunk, resume } = opts
   signal?.throwIfAborted()

@@ -84,10 +84,11 @@ export class StreamHub {
 
   /** Records an event for its owner and writes it to every client of theirs that wants it. */
   publish (user: string, kind: JobEventKind, jobId: string, batchId: string | null, data: string): StreamEvent {
+    // The channel first: one created now starts before this event (its floor is the previous seq), so it keeps it.
+    const channel = this.#channel(user)
     const seq = ++this.#seq
     const id = formatCursor({ epoch: this.epoch, seq })
     const event: StreamEvent = { seq, id, kind, jobId, batchId, terminal: TERMINAL.has(kind), frame: sseFrame(kind, id, data) }
-    const channel = this.#channel(user)
     channel.lastActive = Date.now()
     channel.ring.push(event)
     while (channel.ring.size > this.#bufferSize) channel.floor = channel.ring.shift()!.seq

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { createHook } from 'node:async_hooks'
 import type { Socket } from 'node:net'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { Type } from 'typebox'
@@ -116,4 +117,20 @@ export function activeResources (): Record<string, number> {
   const counts: Record<string, number> = {}
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1
   return counts
+}
+
+/**
+ * Counts live async resources of the given types (timers unref'd or not, sockets) from now on, through
+ * async_hooks: created minus destroyed. `stop()` disables the hook.
+ */
+export function liveResources (types: string[]): { count: (type: string) => number, stop: () => void } {
+  const live = new Map<number, string>()
+  const hook = createHook({
+    init (asyncId, type) { if (types.includes(type)) live.set(asyncId, type) },
+    destroy (asyncId) { live.delete(asyncId) }
+  }).enable()
+  return {
+    count: (type) => { let n = 0; for (const t of live.values()) if (t === type) n++; return n },
+    stop: () => { hook.disable() }
+  }
 }

@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import type { JobView } from '../../src/schemas/job.ts'
 import { AUTH, build, recordEvents, startJob, waitForJob, waitForState, type Teardown } from '../helper.ts'
-import { Gate, gatedJob, listen } from './fixtures.ts'
+import { Gate, gatedJob, listen, trackServerSockets } from './fixtures.ts'
 import { dataOf, openSse, type SseClient, type SseEvent } from './sse-client.ts'
 
 interface Snapshot { cursor: string, jobs: JobView[] }
@@ -79,4 +79,22 @@ test('a cursor older than the replay buffer, or from another run, gets a fresh s
     t.same(jobs.find((j) => j.id === job.id), view, 'the job as GET /api/jobs/:id shows it')
     await client.close()
   }
+})
+
+test('after an idle channel is swept, a cursor from just before the next event still replays it (no needless snapshot)', async (t) => {
+  const app = await build(t)
+  const base = await listen(app)
+  const sockets = trackServerSockets(app)
+  const first = await open(t, `${base}/api/events`, AUTH.alice)
+  const snapshot = await first.next()
+  await first.close()
+  await sockets.allClosed()
+  app.streams.sweep(Date.now() + 24 * 3_600_000)
+  t.equal(app.streams.channelCount, 0, 'alice\'s channel is gone')
+  const job = await startJob(app, 'alice', 'sleep', { seconds: 0.01, steps: 1 })
+  await waitForState(app, 'alice', job.id, 'completed')
+  const second = await open(t, `${base}/api/events`, { ...AUTH.alice, 'last-event-id': snapshot.id! })
+  t.equal((await second.next()).event, 'queued', 'a replay, not a snapshot')
+  await second.next((e) => e.event === 'completed')
+  t.same(second.events.map((e) => e.event), ['queued', 'started', 'progress', 'completed'], 'the events, replayed')
 })

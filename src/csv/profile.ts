@@ -37,6 +37,10 @@ export interface ProfileOptions {
    * 100,000 up to 16 columns, less for wider files so exact counting stays within ~100 MB.
    */
   distinctCap?: number
+  /** Size of the first read buffer in bytes (it grows for longer rows). Default 4 MiB. */
+  bufferBytes?: number
+  /** A row (an unclosed quote) longer than this, and than the buffer, is malformed. Default 64 MiB. */
+  maxRowBytes?: number
   /** Data rows kept for the sample. Default 1,000. */
   sampleRows?: number
   /** Stops the profile (within a chunk) by throwing the signal's reason. */
@@ -126,7 +130,8 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
     }
 
     const sc = new RowScanner(preview.delimiter.charCodeAt(0), ncols + 1)
-    let buf = Buffer.allocUnsafe(Math.min(READ_BYTES, Math.max(1024, size - offset + 1)))
+    const maxRowBytes = opts.maxRowBytes ?? MAX_ROW_BYTES
+    let buf = Buffer.allocUnsafe(Math.max(16, Math.min(opts.bufferBytes ?? READ_BYTES, size - offset + 1)))
     let scratch = Buffer.allocUnsafe(1024)
     let base = offset
     let len = 0
@@ -188,12 +193,12 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
           p = 0
         }
         if (len === buf.length) {
-          if (buf.length < MAX_ROW_BYTES) {
+          if (buf.length < maxRowBytes) {
             const bigger = Buffer.allocUnsafe(buf.length * 2)
             buf.copy(bigger, 0, 0, len)
             buf = bigger
           } else {
-            // A row longer than MAX_ROW_BYTES: an unclosed quote. Count it and go on at the next line.
+            // A row longer than maxRowBytes: an unclosed quote. Count it and go on at the next line.
             if (headerPending) headerPending = false
             else malformed()
             p = skipLine(buf, 0, len)

@@ -208,3 +208,41 @@ test('header only, no trailing newline, single column', async (t) => {
   t.equal(pb.rows, 4)
   t.same(pb.columnStats[0], { ...pb.columnStats[0], type: 'integer', count: 3, nulls: 1, min: '1', max: '4' })
 })
+
+test('rows cut by tiny read buffers give the same profile', async (t) => {
+  const dir = t.testdir()
+  const { header, rows } = genTable({ rows: 800, seed: 6 })
+  const text = toCsv(header, rows, ',', '\r\n')
+  const path = join(dir, 'tiny.csv')
+  writeFileSync(path, text)
+  const pv = await sniffCsv(path)
+  const base = await profileCsv(path, pv)
+  compare(t, base, text, ',')
+  for (const bufferBytes of [16, 100, 4096]) {
+    const p = await profileCsv(path, pv, { bufferBytes, chunkRows: 77 })
+    t.same({ ...p, durationMs: 0 }, { ...base, durationMs: 0 }, `buffer of ${bufferBytes} bytes`)
+  }
+})
+
+test('an unclosed quote longer than maxRowBytes is one malformed row; the scan goes on', async (t) => {
+  const dir = t.testdir()
+  const lines = ['a,b,c']
+  for (let i = 0; i < 5; i++) lines.push(`${i},x,y`)
+  lines.push('1,"oops,3')
+  for (let i = 0; i < 200; i++) lines.push(`${i},long enough text to pass the limit,z`)
+  const path = join(dir, 'q.csv')
+  writeFileSync(path, lines.join('\n') + '\n')
+  const pv = await sniffCsv(path)
+  const limited = await profileCsv(path, pv, { bufferBytes: 64, maxRowBytes: 256 })
+  t.equal(limited.rows, 205)
+  t.same(limited.malformedLines, [7])
+  const unlimited = await profileCsv(path, pv)
+  t.same({ ...unlimited, durationMs: 0 }, { ...limited, durationMs: 0 }, 'same as finding the end of file')
+})
+
+test('the default distinct cap shrinks for wide files', async (t) => {
+  const { defaultDistinctCap } = await import('../../src/csv/index.ts')
+  t.equal(defaultDistinctCap(12), 100_000)
+  t.equal(defaultDistinctCap(200), 8_000)
+  t.equal(defaultDistinctCap(5000), 5_000)
+})

@@ -27,7 +27,9 @@ mkdirSync(dataDir, { recursive: true })
 const duckScript = join(repo, 'node_modules/.cache/jobcast-bench/duckdb-profile.mjs')
 mkdirSync(dirname(duckScript), { recursive: true })
 copyFileSync(join(benchDir, 'duckdb-profile.mjs'), duckScript)
-const hasPandas = spawnSync('python3', ['-c', 'import pandas'], { stdio: 'ignore' }).status === 0
+// pandas-chunked.py is meant for Debian's python3 (python3-pandas), not a pyenv shim.
+const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3'
+const hasPandas = spawnSync(python, ['-c', 'import pandas'], { stdio: 'ignore' }).status === 0
 
 interface Run { seconds: number, peakMb: number, out: string }
 
@@ -45,7 +47,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const engines: Record<string, (file: string, out: string) => string[]> = {
   jobcast: (file, out) => [process.execPath, '--import', 'tsx', 'scripts/bench/csv-profile-run.ts', file, out],
   duckdb: (file, out) => [process.execPath, duckScript, 'profile', file, out],
-  pandas: (file, out) => ['python3', join(benchDir, 'pandas-chunked.py'), file, '10000', out]
+  pandas: (file, out) => [python, join(benchDir, 'pandas-chunked.py'), file, '10000', out]
 }
 
 const results: string[] = []

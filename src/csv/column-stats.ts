@@ -1,7 +1,7 @@
 // Running statistics of one column, fed cell by cell from the scanner's byte ranges.
 
 import { hashBytes, hashOut } from './hash.ts'
-import { classify, parsed, KIND_DATE, KIND_DT, KIND_INT, KIND_NUM } from './infer.ts'
+import { classify, parsed, typeFromMask, KIND_DATE, KIND_DT, KIND_INT, KIND_NUM, KIND_STR } from './infer.ts'
 import { ValueCounter, type ValueCounterState } from './value-counter.ts'
 
 /** JSON-serializable state of a `ColumnStats`. */
@@ -64,6 +64,7 @@ export class ColumnStats {
   /** Distinct values and frequencies. */
   values: ValueCounter
   readonly #utf8: boolean
+  #settled = false
 
   constructor (distinctCap: number, utf8: boolean) {
     this.values = new ValueCounter(distinctCap)
@@ -78,8 +79,12 @@ export class ColumnStats {
   /** Adds the non-empty cell `b[s, e)`, whose raw bytes are at file offset `rawOff`, `rawLen` long. */
   add (b: Buffer, s: number, e: number, rawOff: number, rawLen: number): void {
     this.count++
-    const kind = classify(b, s, e)
-    this.mask |= kind
+    // Once a column can only end up as `string`, types and numeric/temporal ranges no longer matter.
+    const kind = this.#settled ? KIND_STR : classify(b, s, e)
+    if ((this.mask | kind) !== this.mask) {
+      this.mask |= kind
+      this.#settled = typeFromMask(this.mask) === 'string'
+    }
     if (kind <= KIND_NUM) {
       const x = parsed[0]!
       const n = ++this.n
@@ -140,6 +145,7 @@ export class ColumnStats {
   static fromState (s: ColumnStatsState, distinctCap: number, utf8: boolean): ColumnStats {
     const c = new ColumnStats(distinctCap, utf8)
     c.mask = s.mask
+    c.#settled = s.mask !== 0 && typeFromMask(s.mask) === 'string'
     c.count = s.count
     c.nulls = s.nulls
     c.n = s.n

@@ -62,19 +62,28 @@ class CountTable {
     }
   }
 
-  /** Increments the entry if it exists; returns whether it did. */
-  bump (h1: number, h2: number): boolean {
+  /** Increments the entry if it exists, else inserts it with count 1 if fewer than `max` entries; false if full. */
+  bumpOrInsert (h1: number, h2: number, off: number, len: number, max: number): boolean {
     const slots = this.slots
     const mask4 = this.mask4
     let i = (h1 << 2) & mask4
     for (;;) {
-      if (slots[i + 3] === 0) return false
+      if (slots[i + 3] === 0) break
       if (slots[i] === h1 && slots[i + 1] === h2) {
         slots[i + 2] = slots[i + 2]! + 1
         return true
       }
       i = (i + 4) & mask4
     }
+    if (this.size >= max) return false
+    const k = this.size++
+    slots[i] = h1
+    slots[i + 1] = h2
+    slots[i + 2] = 1
+    slots[i + 3] = k + 1
+    this.off[k] = off
+    this.len[k] = len
+    return true
   }
 
   /** Misra-Gries step: every count loses `minus`; entries reaching zero leave. No allocation. */
@@ -179,10 +188,8 @@ export class ValueCounter {
       return
     }
     this.#hll.add(h1, h2)
-    if (t.bump(h1, h2)) return
-    if (t.size < MG_ENTRIES) t.add(h1, h2, 1, off, len)
     // Misra-Gries step for a value not in the full summary: every counter loses one, zeros leave.
-    else t.decrementAll(1, this.#tmp ??= new Float64Array(MG_ENTRIES * 5))
+    if (!t.bumpOrInsert(h1, h2, off, len, MG_ENTRIES)) t.decrementAll(1, this.#tmp ??= new Float64Array(MG_ENTRIES * 5))
   }
 
   #rebuilt (e: Float64Array, capacity: number, minus: number): CountTable {

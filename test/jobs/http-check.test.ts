@@ -14,7 +14,7 @@ async function localServer (t: Teardown): Promise<{ base: string, peak: () => nu
     if (req.url === '/fast') { res.end('ok'); return }
     if (req.url === '/error') { res.statusCode = 500; res.end('boom'); return }
     if (req.url === '/slow') {
-      const timer = setTimeout(() => { res.end('too late') }, 5000)
+      const timer = setTimeout(() => { res.end('too late') }, 20_000)
       res.on('close', () => { clearTimeout(timer) })
       return
     }
@@ -52,7 +52,7 @@ test('http-check: per-URL results, failures collected, bounded concurrency, "URL
   const app = await build(t)
   const events = recordEvents(t, app)
 
-  const job = await startJob(app, 'alice', 'http-check', { urls, concurrency: 3, timeoutMs: 300 })
+  const job = await startJob(app, 'alice', 'http-check', { urls, concurrency: 3, timeoutMs: 1500 })
   const done = await waitForState(app, 'alice', job.id, 'completed', 'failed', 'canceled')
 
   t.equal(done.state, 'completed', 'some URLs failing does not fail the job')

@@ -17,15 +17,20 @@ export interface ValueCounterState {
   hll: string | null
 }
 
+const HIST = 4096
+
 /**
- * Open-addressing table of (h1, h2) → count, with the first offset and raw length of each entry
- * kept aside in insertion order. Hot fields share one 16-byte slot so a probe touches one cache line.
+ * Open-addressing table of (h1, h2) → count. The hot fields share one 16-byte slot so a probe
+ * touches one cache line; each entry's first offset and raw length are kept aside, in insertion
+ * order — which is also file order, so ties between equal counts go to the earlier entry.
  */
 class CountTable {
   mask4: number
   size = 0
   /** Per slot: h1, h2, count (uint32), entry index + 1 (0 = empty slot). */
   slots: Int32Array
+  /** Per entry, in insertion order: its slot, first offset and raw length. */
+  slotOf: Int32Array
   off: Float64Array
   len: Int32Array
 
@@ -33,8 +38,14 @@ class CountTable {
     this.mask4 = capacity * 4 - 1
     this.slots = new Int32Array(capacity * 4)
     // One spare entry: the table is grown right after the add that crosses half full.
-    this.off = new Float64Array((capacity >> 1) + 1)
-    this.len = new Int32Array((capacity >> 1) + 1)
+    const entries = (capacity >> 1) + 1
+    this.slotOf = new Int32Array(entries)
+    this.off = new Float64Array(entries)
+    this.len = new Int32Array(entries)
+  }
+
+  get capacity (): number {
+    return (this.mask4 + 1) >> 2
   }
 
   /** Adds `n` to the entry's count, creating it if needed; returns true if it is new. */
@@ -50,6 +61,7 @@ class CountTable {
         slots[i + 1] = h2
         slots[i + 2] = n
         slots[i + 3] = k + 1
+        this.slotOf[k] = i
         this.off[k] = off
         this.len[k] = len
         return true
@@ -81,25 +93,52 @@ class CountTable {
     slots[i + 1] = h2
     slots[i + 2] = 1
     slots[i + 3] = k + 1
+    this.slotOf[k] = i
     this.off[k] = off
     this.len[k] = len
     return true
+  }
+
+  /** Count of entry `k`. */
+  count (k: number): number {
+    return this.slots[this.slotOf[k]! + 2]! >>> 0
+  }
+
+  /** The same entries in a table of `capacity` slots (entry indices kept). */
+  grown (capacity: number): CountTable {
+    const t = new CountTable(capacity)
+    const src = this.slots
+    const dst = t.slots
+    const mask4 = t.mask4
+    for (let k = 0; k < this.size; k++) {
+      const s = this.slotOf[k]!
+      let i = (src[s]! << 2) & mask4
+      while (dst[i + 3] !== 0) i = (i + 4) & mask4
+      dst[i] = src[s]!
+      dst[i + 1] = src[s + 1]!
+      dst[i + 2] = src[s + 2]!
+      dst[i + 3] = k + 1
+      t.slotOf[k] = i
+    }
+    t.off.set(this.off.subarray(0, this.size))
+    t.len.set(this.len.subarray(0, this.size))
+    t.size = this.size
+    return t
   }
 
   /** Misra-Gries step: every count loses `minus`; entries reaching zero leave. No allocation. */
   decrementAll (minus: number, tmp: Float64Array): void {
     const slots = this.slots
     let n = 0
-    for (let i = 0; i < slots.length; i += 4) {
-      const e = slots[i + 3]!
-      if (e === 0) continue
+    for (let k = 0; k < this.size; k++) {
+      const i = this.slotOf[k]!
       const c = (slots[i + 2]! >>> 0) - minus
       if (c <= 0) continue
       tmp[n] = slots[i]!
       tmp[n + 1] = slots[i + 1]!
       tmp[n + 2] = c
-      tmp[n + 3] = this.off[e - 1]!
-      tmp[n + 4] = this.len[e - 1]!
+      tmp[n + 3] = this.off[k]!
+      tmp[n + 4] = this.len[k]!
       n += 5
     }
     slots.fill(0)
@@ -107,19 +146,34 @@ class CountTable {
     for (let p = 0; p < n; p += 5) this.add(tmp[p]!, tmp[p + 1]!, tmp[p + 2]!, tmp[p + 3]!, tmp[p + 4]!)
   }
 
+  /** Entry indices of the `n` largest counts (ties: earlier entry), largest first. Linear time. */
+  top (n: number): number[] {
+    if (n <= 0 || this.size === 0) return []
+    const hist = new Uint32Array(HIST)
+    for (let k = 0; k < this.size; k++) hist[Math.min(this.count(k), HIST - 1)]!++
+    let t = HIST - 1
+    let acc = hist[t]!
+    while (acc < n && t > 1) acc += hist[--t]!
+    const out: number[] = []
+    let ties = n
+    for (let k = 0; k < this.size; k++) if (this.count(k) > t) { out.push(k); ties-- }
+    for (let k = 0; k < this.size && ties > 0; k++) if (this.count(k) === t) { out.push(k); ties-- }
+    out.sort((a, b) => (this.count(b) - this.count(a)) || (a - b))
+    return out.slice(0, n)
+  }
+
   /** Every entry in insertion order, as [h1, h2, count, offset, length] quintuples. */
   entries (): Float64Array {
     const out = new Float64Array(this.size * 5)
     const slots = this.slots
-    for (let i = 0; i < slots.length; i += 4) {
-      const e = slots[i + 3]!
-      if (e === 0) continue
-      const o = (e - 1) * 5
+    for (let k = 0; k < this.size; k++) {
+      const i = this.slotOf[k]!
+      const o = k * 5
       out[o] = slots[i]!
       out[o + 1] = slots[i + 1]!
       out[o + 2] = slots[i + 2]! >>> 0
-      out[o + 3] = this.off[e - 1]!
-      out[o + 4] = this.len[e - 1]!
+      out[o + 3] = this.off[k]!
+      out[o + 4] = this.len[k]!
     }
     return out
   }
@@ -129,32 +183,6 @@ function capacityFor (n: number): number {
   let c = 256
   while (c < n * 2) c *= 2
   return c
-}
-
-/**
- * Positions (multiples of 5) of the `n` entries with the largest counts, ties to the smallest
- * offsets, in that order. Uses native typed-array sorts: this runs on up to `cap` entries.
- */
-function topPositions (e: Float64Array, n: number): number[] {
-  const size = e.length / 5
-  if (size === 0 || n <= 0) return []
-  const counts = new Float64Array(size)
-  for (let k = 0; k < size; k++) counts[k] = e[k * 5 + 2]!
-  counts.sort()
-  const threshold = counts[Math.max(0, size - n)]!
-  const above: number[] = []
-  const tiedOffsets: number[] = []
-  for (let p = 0; p < e.length; p += 5) {
-    if (e[p + 2]! > threshold) above.push(p)
-    else if (e[p + 2] === threshold) tiedOffsets.push(e[p + 3]!)
-  }
-  const need = Math.min(n - above.length, tiedOffsets.length)
-  const tied = Float64Array.from(tiedOffsets).sort()
-  const lastOffset = need > 0 ? tied[need - 1]! : -Infinity
-  const out = above
-  for (let p = 0; p < e.length; p += 5) if (e[p + 2] === threshold && e[p + 3]! <= lastOffset) out.push(p)
-  out.sort((a, b) => (e[b + 2]! - e[a + 2]!) || (e[a + 3]! - e[b + 3]!))
-  return out.slice(0, n)
 }
 
 /** Entries in the Misra-Gries summary once exact counting is over. */
@@ -184,7 +212,7 @@ export class ValueCounter {
     if (this.#hll === null) {
       if (!t.add(h1, h2, 1, off, len)) return
       if (t.size > this.cap) this.#toApproximate()
-      else if (t.size * 2 > (t.mask4 + 1) >> 2) this.#table = this.#rebuilt(this.#table.entries(), capacityFor(t.size), 0)
+      else if (t.size * 2 > t.capacity) this.#table = t.grown(t.capacity * 2)
       return
     }
     this.#hll.add(h1, h2)
@@ -192,23 +220,23 @@ export class ValueCounter {
     if (!t.bumpOrInsert(h1, h2, off, len, MG_ENTRIES)) t.decrementAll(1, this.#tmp ??= new Float64Array(MG_ENTRIES * 5))
   }
 
-  #rebuilt (e: Float64Array, capacity: number, minus: number): CountTable {
-    const t = new CountTable(capacity)
-    for (let p = 0; p < e.length; p += 5) {
-      const c = e[p + 2]! - minus
-      if (c > 0) t.add(e[p]!, e[p + 1]!, c, e[p + 3]!, e[p + 4]!)
-    }
-    return t
-  }
-
   #toApproximate (): void {
-    const e = this.#table.entries()
+    const old = this.#table
     const hll = new HyperLogLog()
-    for (let p = 0; p < e.length; p += 5) hll.add(e[p]!, e[p + 1]!)
+    const slots = old.slots
+    for (let k = 0; k < old.size; k++) {
+      const i = old.slotOf[k]!
+      hll.add(slots[i]!, slots[i + 1]!)
+    }
     this.#hll = hll
-    // The most frequent entries (ties: first seen) become the initial Misra-Gries counters.
+    // The most frequent entries (ties: first seen) become the initial Misra-Gries counters,
+    // inserted in file order to keep entry order = offset order.
+    const keep = old.top(MG_ENTRIES).sort((a, b) => a - b)
     const t = new CountTable(capacityFor(MG_ENTRIES))
-    for (const p of topPositions(e, MG_ENTRIES)) t.add(e[p]!, e[p + 1]!, e[p + 2]!, e[p + 3]!, e[p + 4]!)
+    for (const k of keep) {
+      const i = old.slotOf[k]!
+      t.add(slots[i]!, slots[i + 1]!, slots[i + 2]! >>> 0, old.off[k]!, old.len[k]!)
+    }
     this.#table = t
   }
 
@@ -220,8 +248,8 @@ export class ValueCounter {
 
   /** The `n` most frequent values, by count then first occurrence. */
   top (n: number): CountedValue[] {
-    const e = this.#table.entries()
-    return topPositions(e, n).map((p) => ({ count: e[p + 2]!, offset: e[p + 3]!, length: e[p + 4]! }))
+    const t = this.#table
+    return t.top(n).map((k) => ({ count: t.count(k), offset: t.off[k]!, length: t.len[k]! }))
   }
 
   /** JSON-serializable state. */
@@ -241,7 +269,9 @@ export class ValueCounter {
     for (let i = 0; i < e.length; i++) e[i] = buf.readDoubleLE(i * 8)
     const v = new ValueCounter(cap)
     const entries = e.length / 5
-    v.#table = v.#rebuilt(e, capacityFor(s.hll === null ? entries : Math.max(entries, MG_ENTRIES)), 0)
+    const t = new CountTable(capacityFor(s.hll === null ? entries : Math.max(entries, MG_ENTRIES)))
+    for (let p = 0; p < e.length; p += 5) t.add(e[p]!, e[p + 1]!, e[p + 2]!, e[p + 3]!, e[p + 4]!)
+    v.#table = t
     if (s.hll !== null) v.#hll = HyperLogLog.fromBase64(s.hll)
     return v
   }

@@ -35,5 +35,31 @@ time('update running', (id) => { store.update(id, { state: 'running', startedAt:
 time('update completed', (id) => { store.update(id, { state: 'completed', progress: null, result: null, error: null, finishedAt: Date.now() }) })
 time('artifacts', (id) => { store.artifacts(id) })
 time('SELECT 1', () => { db.prepare('SELECT 1').get() })
+// The same five calls in a job's order, on fresh ids: what the store costs one no-op job.
+const more = Array.from({ length: N }, () => newId())
+ids.splice(0, ids.length, ...more)
+time('one job (5 calls)', (id) => {
+  store.insert(record(id))
+  store.get(id)
+  store.update(id, { state: 'running', startedAt: Date.now() })
+  store.update(id, { state: 'completed', progress: null, result: null, error: null, finishedAt: Date.now() })
+  store.artifacts(id)
+})
+// Upper bound of what batching commits could give: the same five calls, BATCH jobs per transaction.
+const batch = envInt('BATCH', 10)
+ids.splice(0, ids.length, ...Array.from({ length: N }, () => newId()))
+const t = performance.now()
+for (let i = 0; i < N; i += batch) {
+  store.transaction(() => {
+    for (const id of ids.slice(i, i + batch)) {
+      store.insert(record(id))
+      store.get(id)
+      store.update(id, { state: 'running', startedAt: Date.now() })
+      store.update(id, { state: 'completed', progress: null, result: null, error: null, finishedAt: Date.now() })
+      store.artifacts(id)
+    }
+  })
+}
+console.log(`${`one job, ${batch}/tx`.padEnd(22)} ${fmt(((performance.now() - t) * 1000) / N, 1).padStart(7)} µs`)
 db.close()
 rmSync(dir, { recursive: true, force: true })

@@ -78,6 +78,9 @@ export class SqliteJobStore implements JobStore {
   readonly #delete: Statement
   readonly #addArtifact: Statement
   readonly #artifacts: Statement
+  // Ids of the jobs that may have artifacts (a superset: kept through rolled-back writes): a finished job
+  // without any, the common case, is answered without a query. Every artifact row is written by addArtifact.
+  readonly #withArtifacts = new Set<string>()
 
   constructor (db: Db) {
     this.#db = db
@@ -94,6 +97,7 @@ export class SqliteJobStore implements JobStore {
     this.#addArtifact = db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`)
     this.#artifacts = db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY name')
+    for (const row of db.prepare('SELECT DISTINCT job_id FROM artifacts').all() as Row[]) this.#withArtifacts.add(row.job_id as string)
   }
 
   insert (job: JobRecord): { job: JobRecord, created: boolean } {
@@ -157,13 +161,17 @@ export class SqliteJobStore implements JobStore {
 
   delete (ids: string[]): void {
     this.transaction(() => { for (const id of ids) this.#delete.run(id) })
+    // Inside an outer transaction the delete may still be rolled back: keep the ids then.
+    if (!this.#db.inTransaction) for (const id of ids) this.#withArtifacts.delete(id)
   }
 
   addArtifact (artifact: ArtifactRecord): void {
+    this.#withArtifacts.add(artifact.jobId)
     this.#addArtifact.run(artifact.jobId, artifact.name, artifact.size, artifact.contentType, artifact.createdAt)
   }
 
   artifacts (jobId: string): ArtifactRecord[] {
+    if (!this.#withArtifacts.has(jobId)) return []
     return (this.#artifacts.all(jobId) as Row[]).map((row) => ({
       jobId: row.job_id as string,
       name: row.name as string,

@@ -3,12 +3,10 @@
 
 import { open } from 'node:fs/promises'
 import { checkCheckpoint, CHECKPOINT_VERSION, type ProfileCheckpoint } from './checkpoint.ts'
-import { ColumnStats } from './column-stats.ts'
 import { CsvError, CsvErrorCode } from './errors.ts'
 import { finalizeColumn, type ColumnProfile } from './finalize.ts'
-import { FIELD_ESCAPED, FIELD_PLAIN, ROW_OK, RowScanner, skipLine, unescapeInto } from './scanner.ts'
+import { RowProcessor } from './row-processor.ts'
 import type { CsvPreview } from './sniff.ts'
-import { decodeCell } from './text.ts'
 
 /** Progress reported after each chunk of rows. */
 export interface ProfileProgress {
@@ -80,8 +78,6 @@ export function defaultDistinctCap (columns: number): number {
   return columns <= 16 ? 100_000 : Math.max(5_000, Math.floor(1_600_000 / columns))
 }
 
-/** Malformed-row line numbers kept. */
-export const MALFORMED_LINES = 20
 const READ_BYTES = 1 << 22
 const MAX_ROW_BYTES = 1 << 26
 const ABORT_CHECK_ROWS = 1024
@@ -95,75 +91,37 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
   const { signal, onChunk, resume } = opts
   signal?.throwIfAborted()
   const ncols = preview.header.length
-  const utf8 = preview.encoding !== 'windows-1252'
   const encoding = preview.encoding
   const fh = await open(path, 'r')
   try {
     const size = (await fh.stat()).size
     let offset: number
-    let line: number
-    let rows: number
-    let malformedRows: number
-    let malformedLines: number[]
     let elapsedBefore: number
-    let sample: Array<Array<string | null>>
-    let cols: ColumnStats[]
-    let headerPending: boolean
+    let proc: RowProcessor
+    const procOptions = { delimiter: preview.delimiter, encoding, columns: ncols, distinctCap, sampleRows }
     if (resume !== undefined) {
       checkCheckpoint(resume, preview, size, distinctCap)
-      ;({ offset, line, rows, malformedRows } = resume)
-      malformedLines = [...resume.malformedLines]
+      offset = resume.offset
       elapsedBefore = resume.elapsedMs
-      sample = resume.sample.map((r) => [...r])
-      cols = resume.columns.map((s) => ColumnStats.fromState(s, distinctCap, utf8))
-      headerPending = false
+      proc = new RowProcessor(procOptions, resume)
     } else {
       offset = encoding === 'utf-8-bom' ? 3 : 0
-      line = 1
-      rows = 0
-      malformedRows = 0
-      malformedLines = []
       elapsedBefore = 0
-      sample = []
-      cols = Array.from({ length: ncols }, () => new ColumnStats(distinctCap, utf8))
-      headerPending = true
+      proc = new RowProcessor(procOptions)
     }
 
-    const sc = new RowScanner(preview.delimiter.charCodeAt(0), ncols + 1)
     const maxRowBytes = opts.maxRowBytes ?? MAX_ROW_BYTES
     let buf = Buffer.allocUnsafe(Math.max(16, Math.min(opts.bufferBytes ?? READ_BYTES, size - offset + 1)))
-    let scratch = Buffer.allocUnsafe(1024)
     let base = offset
     let len = 0
     let p = 0
     let eof = false
     let inChunk = 0
-    let sinceAbortCheck = 0
 
-    const malformed = (): void => {
-      malformedRows++
-      if (malformedLines.length < MALFORMED_LINES) malformedLines.push(line)
-    }
-    const checkpointAt = (at: number): ProfileCheckpoint => ({
-      version: CHECKPOINT_VERSION,
-      fileBytes: size,
-      delimiter: preview.delimiter,
-      encoding,
-      header: [...preview.header],
-      distinctCap,
-      offset: at,
-      line,
-      rows,
-      malformedRows,
-      malformedLines: [...malformedLines],
-      elapsedMs: elapsedBefore + performance.now() - started,
-      sample: sample.map((r) => [...r]),
-      columns: cols.map((c) => c.toState())
-    })
     const report = async (): Promise<void> => {
       if (onChunk === undefined) return
       const at = base + p
-      const done = rows + malformedRows
+      const done = proc.rows + proc.malformedRows
       let live = true
       let cached: ProfileCheckpoint | undefined
       const progress: ProfileProgress = {
@@ -173,7 +131,17 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
         rowsEstimate: at > 0 ? Math.max(done, Math.round(done * size / at)) : done,
         get checkpoint (): ProfileCheckpoint {
           if (!live) throw new CsvError(CsvErrorCode.STALE_CHECKPOINT, 'a checkpoint can only be read while its progress callback runs')
-          cached ??= checkpointAt(at)
+          cached ??= {
+            version: CHECKPOINT_VERSION,
+            fileBytes: size,
+            delimiter: preview.delimiter,
+            encoding,
+            header: [...preview.header],
+            distinctCap,
+            offset: at,
+            elapsedMs: elapsedBefore + performance.now() - started,
+            ...proc.toState()
+          }
           return cached
         }
       }
@@ -199,81 +167,26 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
             buf = bigger
           } else {
             // A row longer than maxRowBytes: an unclosed quote. Count it and go on at the next line.
-            if (headerPending) headerPending = false
-            else malformed()
-            p = skipLine(buf, 0, len)
-            line++
+            p = proc.skipLongRow(buf, len)
             continue
           }
         }
         const { bytesRead } = await fh.read(buf, len, buf.length - len, base + len)
         if (bytesRead === 0) eof = true
         len += bytesRead
-        if (signal?.aborted === true) throw signal.reason
+        signal?.throwIfAborted()
       }
       for (;;) {
-        if (p >= len) break
-        let next = sc.scan(buf, p, len, eof)
-        if (next < 0) break
-        const count = sc.count
-        if (count === 1 && sc.ends[0] === sc.starts[0] && sc.flags[0] === FIELD_PLAIN && (ncols > 1 || headerPending)) {
-          // Blank line: skipped.
-          line += sc.newlines
-          p = next
-          continue
-        }
-        if (sc.status !== ROW_OK) {
-          // Broken quoting: count the row and resynchronise at the line after its start.
-          next = skipLine(buf, p, len)
-          if (headerPending) headerPending = false
-          else malformed()
-          line++
-        } else if (headerPending) {
-          headerPending = false
-          line += sc.newlines
-          p = next
-          continue
-        } else if (count !== ncols) {
-          malformed()
-          line += sc.newlines
-        } else {
-          const keep = sample.length < sampleRows
-          const row: Array<string | null> | null = keep ? new Array<string | null>(ncols) : null
-          for (let i = 0; i < ncols; i++) {
-            const s = sc.starts[i]!
-            const e = sc.ends[i]!
-            const col = cols[i]!
-            if (s === e) {
-              col.addNull()
-              if (row !== null) row[i] = null
-              continue
-            }
-            const f = sc.flags[i]!
-            const rawS = f === FIELD_PLAIN ? s : s - 1
-            const rawLen = (f === FIELD_PLAIN ? e : e + 1) - rawS
-            if (f === FIELD_ESCAPED) {
-              if (scratch.length < e - s) scratch = Buffer.allocUnsafe(e - s)
-              const n = unescapeInto(buf, s, e, scratch)
-              col.add(scratch, 0, n, base + rawS, rawLen)
-            } else {
-              col.add(buf, s, e, base + rawS, rawLen)
-            }
-            if (row !== null) row[i] = decodeCell(sc, i, buf, encoding)
-          }
-          if (row !== null) sample.push(row)
-          rows++
-          line += sc.newlines
-        }
-        p = next
-        if (++sinceAbortCheck >= ABORT_CHECK_ROWS) {
-          sinceAbortCheck = 0
-          if (signal?.aborted === true) throw signal.reason
-        }
-        if (++inChunk >= chunkRows) {
+        const want = Math.min(chunkRows - inChunk, ABORT_CHECK_ROWS)
+        p = proc.process(buf, p, len, eof, base, want)
+        inChunk += proc.consumed
+        signal?.throwIfAborted()
+        if (inChunk >= chunkRows) {
           inChunk = 0
           await report()
-          if (signal?.aborted === true) throw signal.reason
+          signal?.throwIfAborted()
         }
+        if (proc.consumed < want) break
       }
       if (eof && p >= len) break
     }
@@ -286,19 +199,19 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
       return b
     }
     const columnStats: ColumnProfile[] = []
-    for (let i = 0; i < ncols; i++) columnStats.push(await finalizeColumn(preview.header[i]!, cols[i]!, encoding, read))
+    for (let i = 0; i < ncols; i++) columnStats.push(await finalizeColumn(preview.header[i]!, proc.cols[i]!, encoding, read))
     return {
       delimiter: preview.delimiter,
       encoding,
       header: [...preview.header],
-      rows,
+      rows: proc.rows,
       columns: ncols,
       bytes: size,
-      malformedRows,
-      malformedLines,
+      malformedRows: proc.malformedRows,
+      malformedLines: proc.malformedLines,
       durationMs: elapsedBefore + performance.now() - started,
       columnStats,
-      sample
+      sample: proc.sample
     }
   } finally {
     await fh.close()

@@ -1,14 +1,18 @@
 // Resume checkpoints: a row-boundary byte offset plus the partial statistics, as plain JSON.
 
-import type { ColumnStatsState } from './column-stats.ts'
 import { CsvError, CsvErrorCode } from './errors.ts'
+import type { RowProcessorState } from './row-processor.ts'
 import type { CsvPreview } from './sniff.ts'
 
 /** Version of the checkpoint layout; bumped on any incompatible change. */
 export const CHECKPOINT_VERSION = 1
 
-/** JSON-serializable state of an interrupted profile; pass it back as `resume` to go on. */
-export interface ProfileCheckpoint {
+/**
+ * JSON-serializable state of an interrupted profile; pass it back as `resume` to go on. Holds the
+ * next line number, row counts, malformed lines, the sample so far and each column's partial
+ * statistics (`RowProcessorState`), plus what identifies the file and settings.
+ */
+export interface ProfileCheckpoint extends RowProcessorState {
   version: number
   /** Size of the file when the checkpoint was taken (a changed size refuses the resume). */
   fileBytes: number
@@ -18,23 +22,15 @@ export interface ProfileCheckpoint {
   distinctCap: number
   /** Byte offset of the next row to read (always a row boundary). */
   offset: number
-  /** 1-based line number of that row. */
-  line: number
-  /** Well-formed data rows so far. */
-  rows: number
-  /** Malformed rows so far, and the line numbers of the first few. */
-  malformedRows: number
-  malformedLines: number[]
   /** Profiling time spent so far, carried into `durationMs`. */
   elapsedMs: number
-  /** First data rows so far (for the sample), null for empty cells. */
-  sample: Array<Array<string | null>>
-  /** Partial statistics per column. */
-  columns: ColumnStatsState[]
 }
 
 /** Throws `BAD_CHECKPOINT` unless `cp` was taken on this file with these settings. */
 export function checkCheckpoint (cp: ProfileCheckpoint, preview: CsvPreview, fileBytes: number, distinctCap: number): void {
+  if (typeof cp !== 'object' || cp === null) {
+    throw new CsvError(CsvErrorCode.BAD_CHECKPOINT, 'cannot resume from this checkpoint: not an object')
+  }
   const problems: string[] = []
   if (cp.version !== CHECKPOINT_VERSION) problems.push(`version ${String(cp.version)} (expected ${CHECKPOINT_VERSION})`)
   if (cp.fileBytes !== fileBytes) problems.push(`the file is now ${fileBytes} bytes, was ${cp.fileBytes}`)

@@ -103,7 +103,11 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
       checkCheckpoint(resume, preview, size, distinctCap)
       offset = resume.offset
       elapsedBefore = resume.elapsedMs
-      proc = new RowProcessor(procOptions, resume)
+      try {
+        proc = new RowProcessor(procOptions, resume)
+      } catch (err) {
+        throw new CsvError(CsvErrorCode.BAD_CHECKPOINT, 'cannot resume from this checkpoint: its statistics are damaged', { cause: err })
+      }
     } else {
       offset = encoding === 'utf-8-bom' ? 3 : 0
       elapsedBefore = 0

@@ -172,7 +172,12 @@ test('progress after each chunk; checkpoints refuse a changed file', async (t) =
   t.ok(Math.abs(seen[0]!.rowsEstimate - 1000) < 150, `estimate ${seen[0]!.rowsEstimate} near 1000`)
   t.throws(() => stale!(), { code: 'STALE_CHECKPOINT' })
   writeFileSync(path, toCsv(header, rows) + '1,2,3\n')
-  await t.rejects(profileCsv(path, pv, { resume: first! }), { code: 'BAD_CHECKPOINT' })
+  await t.rejects(profileCsv(path, pv, { resume: first! }), { code: 'BAD_CHECKPOINT', message: /the file is now/ })
+  writeFileSync(path, toCsv(header, rows))
+  const damaged = { ...first!, columns: first!.columns.map((c) => ({ ...c, values: { ...c.values, entries: 'AAAA' } })) }
+  await t.rejects(profileCsv(path, pv, { resume: damaged }), { code: 'BAD_CHECKPOINT', message: /damaged/ })
+  await t.rejects(profileCsv(path, pv, { resume: null as unknown as ProfileCheckpoint }), { code: 'BAD_CHECKPOINT' })
+  await t.rejects(profileCsv(path, pv, { resume: { ...first!, distinctCap: 5 } }), { code: 'BAD_CHECKPOINT', message: /distinctCap/ })
 })
 
 test('abort stops the profile with the signal reason', async (t) => {

@@ -39,6 +39,11 @@ export interface ProfileOptions {
   bufferBytes?: number
   /** A row (an unclosed quote) longer than this, and than the buffer, is malformed. Default 64 MiB. */
   maxRowBytes?: number
+  /**
+   * The profile yields to the event loop (setImmediate) after this many milliseconds of work, so
+   * timers, I/O and an `abort()` from a request handler get their turn. Default 10.
+   */
+  yieldEveryMs?: number
   /** Data rows kept for the sample. Default 1,000. */
   sampleRows?: number
   /** Stops the profile (within a chunk) by throwing the signal's reason. */
@@ -121,6 +126,8 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
     let p = 0
     let eof = false
     let inChunk = 0
+    const yieldEveryMs = opts.yieldEveryMs ?? 10
+    let lastYield = performance.now()
 
     const report = async (): Promise<void> => {
       if (onChunk === undefined) return
@@ -184,6 +191,10 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
         const want = Math.min(chunkRows - inChunk, ABORT_CHECK_ROWS)
         p = proc.process(buf, p, len, eof, base, want)
         inChunk += proc.consumed
+        if (performance.now() - lastYield >= yieldEveryMs) {
+          await new Promise<void>((resolve) => setImmediate(resolve))
+          lastYield = performance.now()
+        }
         signal?.throwIfAborted()
         if (inChunk >= chunkRows) {
           inChunk = 0

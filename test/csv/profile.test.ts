@@ -200,6 +200,24 @@ test('abort stops the profile with the signal reason', async (t) => {
   await t.rejects(profileCsv(path, pv, { signal: pre.signal }), { message: 'already' })
 })
 
+test('the profile yields to the event loop: an abort from outside any callback stops it', async (t) => {
+  const dir = t.testdir()
+  const { header, rows } = genTable({ rows: 2000, seed: 8 })
+  const path = join(dir, 'y.csv')
+  writeFileSync(path, toCsv(header, rows))
+  const pv = await sniffCsv(path)
+  const ac = new AbortController()
+  let calls = 0
+  // The whole file fits one read, so only the profile's own yields let this timer run.
+  await t.rejects(profileCsv(path, pv, {
+    chunkRows: 10,
+    yieldEveryMs: 0,
+    signal: ac.signal,
+    onChunk: () => { if (++calls === 1) setImmediate(() => ac.abort(new Error('from a timer'))) }
+  }), { message: 'from a timer' })
+  t.ok(calls <= 2, `stopped after ${calls} chunks of 10 rows`)
+})
+
 test('header only, no trailing newline, single column', async (t) => {
   const dir = t.testdir()
   const a = join(dir, 'h.csv')

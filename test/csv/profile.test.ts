@@ -269,3 +269,20 @@ test('the default distinct cap shrinks for wide files', async (t) => {
   t.equal(defaultDistinctCap(200), 8_000)
   t.equal(defaultDistinctCap(5000), 5_000)
 })
+
+test('random tables, delimiters, line ends and read sizes all match the reference', async (t) => {
+  const dir = t.testdir()
+  const delims = [',', ';', '\t', '|']
+  for (let seed = 10; seed < 18; seed++) {
+    const { header, rows } = genTable({ rows: 120 + seed * 37, seed })
+    const delim = delims[seed % 4]!
+    const eol = seed % 2 === 0 ? '\n' : '\r\n'
+    const text = toCsv(header, rows, delim, eol)
+    const path = join(dir, `r${seed}.csv`)
+    writeFileSync(path, text)
+    const pv = await sniffCsv(path)
+    t.equal(pv.delimiter, delim, `seed ${seed} delimiter`)
+    const prof = await profileCsv(path, pv, { bufferBytes: 16 + seed * 53, chunkRows: 50 })
+    compare(t, prof, text, delim)
+  }
+})

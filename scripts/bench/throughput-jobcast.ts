@@ -1,10 +1,11 @@
 // jobcast end to end, in process (the library face): builds the app as test/helper.ts does (fastify-plugin
 // around src/app.ts, logger off, a fresh data folder, the SQLite store) with a `noop` job type, then calls
-// `app.jobs.submit(owner, 'noop', {})` N times (each awaited, as one producer would) and measures from the
-// first submit to the last job's `completed` event on `app.bus`. Config `concurrency` and `userConcurrency`
+// `app.jobs.submit(owner, 'noop', {})` N times, BATCH at once (as BullMQ's yardstick adds with addBulk in batches
+// of 100; BATCH=1 is one producer awaiting each start), and measures from the first submit to the last job's
+// `completed` event on `app.bus`. Config `concurrency` and `userConcurrency`
 // are both set to each of CONC. Prints one line per run and, last, one JSON line with every figure.
 //
-//   node --import tsx scripts/bench/throughput-jobcast.ts   (env: N=20000 CONC=1,10,100 RUNS=1 WARMUP=500)
+//   node --import tsx scripts/bench/throughput-jobcast.ts   (env: N=20000 CONC=1,10,100 RUNS=1 WARMUP=500 BATCH=100)
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -20,6 +21,7 @@ const N = envInt('N', 20_000)
 const CONC = envInts('CONC', [1, 10, 100])
 const RUNS = envInt('RUNS', 1)
 const WARMUP = envInt('WARMUP', 500)
+const BATCH = envInt('BATCH', 100)
 const OWNER = 'bench'
 
 /** One run's figures. */
@@ -62,7 +64,10 @@ async function drive (fastify: FastifyInstance, count: number): Promise<{ t0: nu
   }
   fastify.bus.on('job', onJob)
   const t0 = performance.now()
-  for (let i = 0; i < count; i++) await fastify.jobs.submit(OWNER, 'noop', {})
+  for (let i = 0; i < count; i += BATCH) {
+    const batch = Math.min(BATCH, count - i)
+    await Promise.all(Array.from({ length: batch }, async () => await fastify.jobs.submit(OWNER, 'noop', {})))
+  }
   const tSubmitted = performance.now()
   const tEnd = await done
   fastify.bus.off('job', onJob)

@@ -23,7 +23,13 @@ export function createJobContext (live: LiveJob, store: JobStore, filesDir: stri
   const checkpoint: StoredCheckpoint = { state: saved.state, steps: { ...saved.steps } }
   const signal = live.controller.signal
   const jobDir = join(filesDir, record.id)
-  const persist = (): void => { store.update(record.id, { checkpoint }) }
+  // A checkpoint is committed at once: it is what a re-run after a crash resumes from.
+  const persist = (): void => {
+    const saved = structuredClone(checkpoint)
+    live.record = { ...live.record, checkpoint: saved }
+    store.update(record.id, { checkpoint: saved })
+    store.flush()
+  }
 
   const ctx: JobContext = {
     id: record.id,

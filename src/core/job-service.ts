@@ -53,7 +53,8 @@ export class JobService {
   readonly #o: JobServiceOptions
   readonly #scheduler: Scheduler
   readonly #live = new Map<string, LiveJob>()
-  readonly #settled = new Map<string, Promise<void>>()
+  // Records of the jobs waiting in the scheduler, so that starting one needs no read of the store.
+  readonly #waiting = new Map<string, JobRecord>()
   #sweepTimer: NodeJS.Timeout | undefined
   #accepting = false
 
@@ -77,14 +78,14 @@ export class JobService {
     const now = Date.now()
     for (const job of store.running()) {
       if (job.attempt >= job.maxAttempts) {
-        store.update(job.id, { state: 'failed', finishedAt: now, error: { code: 'INTERRUPTED', message: `the server stopped while attempt ${job.attempt} of ${job.maxAttempts} ran, and no attempt is left` } })
+        this.#write(job, { state: 'failed', finishedAt: now, error: { code: 'INTERRUPTED', message: `the server stopped while attempt ${job.attempt} of ${job.maxAttempts} ran, and no attempt is left` } })
         log.warn({ jobId: job.id }, 'job interrupted with no attempt left: failed')
       } else {
-        store.update(job.id, { state: 'queued', attempt: job.attempt + 1, runAt: now, error: { code: 'INTERRUPTED', message: `the server stopped while attempt ${job.attempt} ran; attempt ${job.attempt + 1} resumes from the last checkpoint` } })
+        this.#write(job, { state: 'queued', attempt: job.attempt + 1, runAt: now, error: { code: 'INTERRUPTED', message: `the server stopped while attempt ${job.attempt} ran; attempt ${job.attempt + 1} resumes from the last checkpoint` } })
         log.warn({ jobId: job.id, attempt: job.attempt + 1 }, 'job interrupted: queued again')
       }
     }
-    for (const job of store.queued()) this.#scheduler.enqueue(job)
+    for (const job of store.queued()) this.#enqueue(job)
     this.#accepting = true
     const sweepEvery = Math.min(this.#o.retentionMs, 3_600_000)
     this.#sweepTimer = setInterval(() => { this.sweep().catch((err) => { log.error({ err }, 'retention sweep failed') }) }, sweepEvery)
@@ -97,7 +98,8 @@ export class JobService {
     if (!this.#accepting) throw new ClientError(503, 'SHUTTING_DOWN', 'the server is shutting down; start the job again in a moment')
     const input = registry.validate(type, rawInput)
     const definition = registry.get(type)!
-    const requestHash = createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')
+    // Only a start with an Idempotency-Key is compared with an earlier one, so only it needs the hash.
+    const requestHash = options.idempotencyKey === undefined ? null : createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')
     if (options.idempotencyKey !== undefined) {
       const existing = store.findByIdempotencyKey(owner, options.idempotencyKey)
       if (existing !== undefined) return { job: this.#checkReplay(existing, requestHash), created: false }
@@ -132,11 +134,12 @@ export class JobService {
       requestHash,
       version: 1
     }
-    const { job, created } = store.insert(record)
-    if (!created) return { job: this.#checkReplay(job, requestHash), created: false }
-    this.#o.bus.emit('job', { kind: 'queued', job })
-    this.#scheduler.enqueue(job)
-    return { job, created: true }
+    store.insert(record)
+    // The 202 promises the job survives a crash: wait for the commit this start shares with the others of its turn.
+    await store.durable()
+    this.#o.bus.emit('job', { kind: 'queued', job: record })
+    this.#enqueue(record)
+    return { job: record, created: true }
   }
 
   // The type's preview, computed before the job is queued; an error with a code refuses the start with a 422.
@@ -152,11 +155,27 @@ export class JobService {
     }
   }
 
-  #checkReplay (existing: JobRecord, requestHash: string): JobRecord {
+  #checkReplay (existing: JobRecord, requestHash: string | null): JobRecord {
     if (existing.requestHash !== requestHash) {
       throw new ClientError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request; use a new key for a new job')
     }
-    return this.#live.get(existing.id)?.record ?? existing
+    return this.#current(existing.id) ?? existing
+  }
+
+  // The newest in-memory record of a job: running (live progress) or waiting; undefined for the others.
+  #current (id: string): JobRecord | undefined {
+    return this.#live.get(id)?.record ?? this.#waiting.get(id)
+  }
+
+  /** The record after `patch`, whose write is queued in the store. */
+  #write (job: JobRecord, patch: Partial<Omit<JobRecord, 'id' | 'version'>>): JobRecord {
+    this.#o.store.update(job.id, patch)
+    return { ...job, ...patch, version: job.version + 1 }
+  }
+
+  #enqueue (job: JobRecord): void {
+    this.#waiting.set(job.id, job)
+    this.#scheduler.enqueue(job)
   }
 
   #absolute (id: string | undefined, files: JobFile[]): JobFile[] {
@@ -166,18 +185,18 @@ export class JobService {
 
   /** The job as it is now (running jobs: with their latest progress), if `owner` owns it. */
   get (owner: string, id: string): JobRecord | undefined {
-    const job = this.#live.get(id)?.record ?? this.#o.store.get(id)
+    const job = this.#current(id) ?? this.#o.store.get(id)
     return job?.owner === owner ? job : undefined
   }
 
   /** The owner's jobs, newest first. */
   list (owner: string, query: JobQuery): JobRecord[] {
-    return this.#o.store.list(owner, query).map((job) => this.#live.get(job.id)?.record ?? job)
+    return this.#o.store.list(owner, query).map((job) => this.#current(job.id) ?? job)
   }
 
   /** The owner's unfinished jobs and those finished since `finishedSince`, newest first, with live progress. */
   recent (owner: string, finishedSince: number, limit = 500): JobRecord[] {
-    return this.#o.store.recent(owner, finishedSince, limit).map((job) => this.#live.get(job.id)?.record ?? job)
+    return this.#o.store.recent(owner, finishedSince, limit).map((job) => this.#current(job.id) ?? job)
   }
 
   /** Cancels a queued or running job; resolves with the job once it has stopped. Finished jobs are returned as they are. */
@@ -186,15 +205,16 @@ export class JobService {
     if (job === undefined) return undefined
     if (TERMINAL_STATES.has(job.state)) return job
     if (this.#scheduler.remove(id)) {
-      const canceled = this.#o.store.update(id, { state: 'canceled', finishedAt: Date.now(), error: { code: 'CANCELED', message: 'canceled by its owner before it started' } })!
+      this.#waiting.delete(id)
+      const canceled = this.#write(job, { state: 'canceled', finishedAt: Date.now(), error: { code: 'CANCELED', message: 'canceled by its owner before it started' } })
       this.#o.bus.emit('job', { kind: 'canceled', job: canceled })
       return canceled
     }
     const live = this.#live.get(id)
-    if (live !== undefined && !live.controller.signal.aborted) {
-      live.controller.abort(new AbortReason('canceled', 'canceled by its owner while it ran'))
+    if (live !== undefined) {
+      live.abort(new AbortReason('canceled', 'canceled by its owner while it ran'))
+      await live.settled()
     }
-    await this.#settled.get(id)
     return this.get(owner, id)
   }
 
@@ -223,35 +243,37 @@ export class JobService {
     const graceOver = new Promise<void>((resolve) => { timer = setTimeout(resolve, graceMs) })
     await Promise.race([this.#scheduler.idle(), graceOver])
     clearTimeout(timer)
-    for (const live of this.#live.values()) live.controller.abort(new AbortReason('shutdown', 'the server is shutting down'))
-    await Promise.all(this.#settled.values())
+    const stopping = [...this.#live.values()]
+    for (const live of stopping) live.abort(new AbortReason('shutdown', 'the server is shutting down'))
+    await Promise.all(stopping.map(async (live) => { await live.settled() }))
+    this.#o.store.flush()
   }
 
   async #execute (entry: ScheduleEntry): Promise<void> {
     const { store, registry, log } = this.#o
-    const queued = store.get(entry.id)
+    const queued = this.#waiting.get(entry.id)
+    this.#waiting.delete(entry.id)
     if (queued?.state !== 'queued') return
     const definition = registry.get(queued.type)
     if (definition === undefined) {
-      const failed = store.update(queued.id, { state: 'failed', finishedAt: Date.now(), error: { code: 'UNKNOWN_JOB_TYPE', message: `job type "${queued.type}" is not registered on this server` } })!
+      const failed = this.#write(queued, { state: 'failed', finishedAt: Date.now(), error: { code: 'UNKNOWN_JOB_TYPE', message: `job type "${queued.type}" is not registered on this server` } })
       this.#o.bus.emit('job', { kind: 'failed', job: failed })
       return
     }
-    const started = store.update(queued.id, { state: 'running', startedAt: Date.now() })!
+    const started = this.#write(queued, { state: 'running', startedAt: Date.now() })
     const live = new LiveJob(started, store, this.#o.bus, this.#o.progress)
     this.#live.set(started.id, live)
-    let settle!: () => void
-    this.#settled.set(started.id, new Promise((resolve) => { settle = resolve }))
     live.emit('started', started)
 
     const jobLog = log.child({ jobId: started.id, owner: started.owner, type: started.type, attempt: started.attempt })
     const timeout = definition.timeoutMs === undefined
       ? undefined
-      : setTimeout(() => { live.controller.abort(new AbortReason('timeout', `the job ran longer than its limit of ${definition.timeoutMs} ms`)) }, definition.timeoutMs)
+      : setTimeout(() => { live.abort(new AbortReason('timeout', `the job ran longer than its limit of ${definition.timeoutMs} ms`)) }, definition.timeoutMs)
     let outcome: { ok: true, value: unknown } | { ok: false, error: unknown }
     try {
       const ctx = createJobContext(live, store, this.#o.filesDir, jobLog)
-      outcome = { ok: true, value: await this.#runUntilAborted(definition, ctx, live.controller.signal) }
+      const onAbandon = (): void => { jobLog.warn('handler did not stop within the abort grace period; its slot is taken back') }
+      outcome = { ok: true, value: await live.race(definition.run(ctx), this.#o.abortGraceMs, onAbandon) }
     } catch (error) {
       outcome = { ok: false, error }
     } finally {
@@ -262,30 +284,7 @@ export class JobService {
     try {
       this.#finish(definition, live, outcome, jobLog)
     } finally {
-      this.#settled.delete(started.id)
-      settle()
-    }
-  }
-
-  // The handler's promise, or the abort reason once the handler has had abortGraceMs to stop by itself.
-  async #runUntilAborted (definition: JobDefinition, ctx: Parameters<JobDefinition['run']>[0], signal: AbortSignal): Promise<unknown> {
-    const running = definition.run(ctx)
-    let timer: NodeJS.Timeout | undefined
-    const abandoned = new Promise<never>((_resolve, reject) => {
-      const onAbort = (): void => {
-        timer = setTimeout(() => {
-          ctx.log.warn('handler did not stop within the abort grace period; its slot is taken back')
-          reject(signal.reason)
-        }, this.#o.abortGraceMs)
-      }
-      if (signal.aborted) onAbort()
-      else signal.addEventListener('abort', onAbort, { once: true })
-    })
-    try {
-      return await Promise.race([running, abandoned])
-    } finally {
-      clearTimeout(timer)
-      abandoned.catch(() => {})
+      live.markSettled()
     }
   }
 
@@ -298,18 +297,18 @@ export class JobService {
     const emit = (kind: JobEventKind, record: JobRecord): void => { this.#o.bus.emit('job', { kind, job: record }) }
 
     if (reason instanceof AbortReason && reason.kind === 'shutdown') {
-      store.update(job.id, { state: 'queued', progress, runAt: now })
+      this.#write(job, { state: 'queued', progress, runAt: now })
       log.info('stopped by shutdown: queued for the next start')
       return
     }
     if (reason instanceof AbortReason && reason.kind === 'canceled') {
-      emit('canceled', store.update(job.id, { state: 'canceled', progress, finishedAt: now, error: reason.toJSON() })!)
+      emit('canceled', this.#write(job, { state: 'canceled', progress, finishedAt: now, error: reason.toJSON() }))
       log.info('canceled')
       return
     }
     if (outcome.ok && !(reason instanceof AbortReason)) {
       const final = progress === null ? null : { ...progress, current: progress.total ?? progress.current, percent: 100, etaMs: 0 }
-      emit('completed', store.update(job.id, { state: 'completed', progress: final, result: outcome.value ?? null, error: null, finishedAt: now })!)
+      emit('completed', this.#write(job, { state: 'completed', progress: final, result: outcome.value ?? null, error: null, finishedAt: now }))
       log.info('completed')
       return
     }
@@ -318,13 +317,13 @@ export class JobService {
     const retryable = !(error instanceof PermanentError) && !(error instanceof AbortReason)
     if (retryable && job.attempt < job.maxAttempts) {
       const waitMs = retryDelay(definition.retry ?? { attempts: 1 }, job.attempt, retryAfterOf(error))
-      const retrying = store.update(job.id, { state: 'queued', progress, error: jobError, attempt: job.attempt + 1, runAt: now + waitMs })!
+      const retrying = this.#write(job, { state: 'queued', progress, error: jobError, attempt: job.attempt + 1, runAt: now + waitMs })
       emit('retrying', retrying)
       log.warn({ err: error, waitMs }, 'attempt failed; retrying')
-      this.#scheduler.enqueue(retrying)
+      this.#enqueue(retrying)
       return
     }
-    emit('failed', store.update(job.id, { state: 'failed', progress, error: jobError, finishedAt: now })!)
+    emit('failed', this.#write(job, { state: 'failed', progress, error: jobError, finishedAt: now }))
     log.warn({ err: error }, 'failed')
   }
 }

@@ -10,6 +10,9 @@ export interface ProgressRates {
   writeIntervalMs: number
 }
 
+/** What the handler is told when it is abandoned (it ignored its signal past the grace period). */
+export type AbandonListener = (reason: unknown) => void
+
 /**
  * A job while it runs: the live record (newer than the store by at most one write interval), its abort
  * controller, and the coalescing of progress: the latest value wins, at a bounded rate, and a state change
@@ -28,12 +31,50 @@ export class LiveJob {
   #emitPending = false
   #writePending = false
   #closed = false
+  #abandon: ((reason: unknown) => void) | undefined
+  #graceTimer: NodeJS.Timeout | undefined
+  #settled: Array<() => void> | undefined
 
   constructor (record: JobRecord, store: JobStore, bus: EventBus, rates: ProgressRates) {
     this.record = record
     this.#store = store
     this.#bus = bus
     this.#rates = rates
+  }
+
+  /**
+   * Settles like the handler's promise, or rejects with the abort reason when the handler is still going
+   * `graceMs` after an `abort()` (its slot is then taken back).
+   */
+  async race<T> (running: Promise<T>, graceMs: number, onAbandon: AbandonListener): Promise<T> {
+    return await new Promise<T>((resolve, reject) => {
+      this.#abandon = (reason) => {
+        this.#graceTimer = setTimeout(() => {
+          onAbandon(reason)
+          reject(reason)
+        }, graceMs)
+      }
+      if (this.controller.signal.aborted) this.#abandon(this.controller.signal.reason)
+      running.then(resolve, reject)
+    })
+  }
+
+  /** Fires the handler's signal with `reason` (once) and starts the grace period. */
+  abort (reason: unknown): void {
+    if (this.controller.signal.aborted) return
+    this.controller.abort(reason)
+    this.#abandon?.(reason)
+  }
+
+  /** Resolves once the job has stopped and its outcome is recorded. */
+  async settled (): Promise<void> {
+    await new Promise<void>((resolve) => { (this.#settled ??= []).push(resolve) })
+  }
+
+  /** Marks the outcome recorded: wakes `settled()` waiters. */
+  markSettled (): void {
+    for (const resolve of this.#settled ?? []) resolve()
+    this.#settled = undefined
   }
 
   get closed (): boolean {
@@ -117,6 +158,7 @@ export class LiveJob {
   close (): void {
     this.#flushEmit()
     this.#closed = true
+    clearTimeout(this.#graceTimer)
     clearTimeout(this.#emitTimer)
     clearTimeout(this.#writeTimer)
     this.#emitTimer = undefined

@@ -83,7 +83,8 @@ export class Scheduler {
   /** Adds a job; it starts as soon as its `runAt` has come and the bounds allow. */
   enqueue (entry: ScheduleEntry): void {
     if (this.#entries.has(entry.id)) return
-    const queued: Queued = { ...entry, seq: 0, removed: false, delayed: false }
+    // Only the fields placing needs: the entry may be a whole job record.
+    const queued: Queued = { id: entry.id, owner: entry.owner, type: entry.type, runAt: entry.runAt, seq: 0, removed: false, delayed: false }
     this.#entries.set(entry.id, queued)
     this.#lane(entry.owner).queued++
     if (entry.runAt > Date.now()) this.#delay(queued)

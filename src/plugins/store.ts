@@ -25,8 +25,14 @@ export interface StorePluginOptions {
 /** Opens the SQLite store under the data folder; closes it when the server closes. */
 export default fp<StorePluginOptions>(async (fastify, opts) => {
   const db: Db = openDatabase(opts.dataDir)
-  fastify.decorate('jobStore', new SqliteJobStore(db))
+  const jobStore = new SqliteJobStore(db, {
+    onError: (err) => { fastify.log.error({ err }, 'a group commit of job state changes failed; those jobs run again after a restart') }
+  })
+  fastify.decorate('jobStore', jobStore)
   fastify.decorate('userStore', new UserStore(db))
   fastify.decorate('filesDir', join(opts.dataDir, 'files'))
-  fastify.addHook('onClose', async () => { db.close() })
+  fastify.addHook('onClose', async () => {
+    jobStore.flush()
+    db.close()
+  })
 }, { name: 'job-store' })

@@ -19,9 +19,11 @@ export default fp<{ config: Config }>(async (fastify, { config }) => {
   fastify.decorate('streams', hub)
 
   fastify.bus.on('job', ({ kind, job }) => {
-    // Serialized once per event, whatever the number of clients.
-    const artifacts = TERMINAL_STATES.has(job.state) ? fastify.jobStore.artifacts(job.id) : []
-    hub.publish(job.owner, kind, job.id, job.batchId, JSON.stringify(toJobView(job, artifacts)))
+    // Serialized at most once per event, whatever the number of clients, and only if a client needs it.
+    hub.publish(job.owner, kind, job.id, job.batchId, () => {
+      const artifacts = TERMINAL_STATES.has(job.state) ? fastify.jobStore.artifacts(job.id) : []
+      return JSON.stringify(toJobView(job, artifacts))
+    })
   })
 
   const sweep = setInterval(() => { hub.sweep() }, 60_000)

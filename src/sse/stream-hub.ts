@@ -5,13 +5,13 @@ import { sseFrame } from './frame.ts'
 
 /** An event as the hub keeps it: its cursor, what it is about, and its wire frame (built once for all clients). */
 export interface StreamEvent {
-  seq: number
-  id: string
-  kind: JobEventKind
-  jobId: string
-  batchId: string | null
-  terminal: boolean
-  frame: string
+  readonly seq: number
+  readonly id: string
+  readonly kind: JobEventKind
+  readonly jobId: string
+  readonly batchId: string | null
+  readonly terminal: boolean
+  readonly frame: string
 }
 
 /** One open stream of one user. */
@@ -48,6 +48,26 @@ interface Channel {
 
 const TERMINAL: ReadonlySet<JobEventKind> = new Set(['completed', 'failed', 'canceled'])
 
+// The frame is built on first use: the events of a user with no open stream are mostly never sent, nor serialized.
+class HubEvent implements StreamEvent {
+  readonly terminal: boolean
+  #data: string | (() => string)
+  #frame: string | undefined
+
+  constructor (readonly seq: number, readonly id: string, readonly kind: JobEventKind, readonly jobId: string, readonly batchId: string | null, data: string | (() => string)) {
+    this.terminal = TERMINAL.has(kind)
+    this.#data = data
+  }
+
+  get frame (): string {
+    if (this.#frame === undefined) {
+      this.#frame = sseFrame(this.kind, this.id, typeof this.#data === 'string' ? this.#data : this.#data())
+      this.#data = ''
+    }
+    return this.#frame
+  }
+}
+
 /**
  * Per-user fan-out of job events to SSE clients, with a bounded replay buffer per user. Sequence numbers are
  * global and increasing, so a cursor is valid for exactly one user's channel and never points into a newer one.
@@ -82,13 +102,12 @@ export class StreamHub {
     return formatCursor({ epoch: this.epoch, seq: this.#seq })
   }
 
-  /** Records an event for its owner and writes it to every client of theirs that wants it. */
-  publish (user: string, kind: JobEventKind, jobId: string, batchId: string | null, data: string): StreamEvent {
+  /** Records an event for its owner and writes it to every client of theirs that wants it; `data` is JSON, or makes it. */
+  publish (user: string, kind: JobEventKind, jobId: string, batchId: string | null, data: string | (() => string)): StreamEvent {
     // The channel first: one created now starts before this event (its floor is the previous seq), so it keeps it.
     const channel = this.#channel(user)
     const seq = ++this.#seq
-    const id = formatCursor({ epoch: this.epoch, seq })
-    const event: StreamEvent = { seq, id, kind, jobId, batchId, terminal: TERMINAL.has(kind), frame: sseFrame(kind, id, data) }
+    const event = new HubEvent(seq, formatCursor({ epoch: this.epoch, seq }), kind, jobId, batchId, data)
     channel.lastActive = Date.now()
     channel.ring.push(event)
     while (channel.ring.size > this.#bufferSize) channel.floor = channel.ring.shift()!.seq

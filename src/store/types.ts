@@ -83,14 +83,18 @@ export interface JobQuery {
 
 /** Durable storage of jobs: the port the job service talks to. */
 export interface JobStore {
-  /** Inserts a job; with an idempotency key already used by the owner, returns the existing one instead. */
-  insert (job: JobRecord): { job: JobRecord, created: boolean }
+  /** Queues the insert of a new job (committed with the others of this turn; see `durable`). */
+  insert (job: JobRecord): void
   get (id: string): JobRecord | undefined
   /** The owner's job started with this idempotency key. */
   findByIdempotencyKey (owner: string, key: string): JobRecord | undefined
   list (owner: string, query: JobQuery): JobRecord[]
-  /** Writes the changed fields and bumps the version; returns the new record. */
-  update (id: string, patch: Partial<Omit<JobRecord, 'id' | 'version'>>): JobRecord | undefined
+  /** Queues a write of the changed fields (the version goes up by one). */
+  update (id: string, patch: Partial<Omit<JobRecord, 'id' | 'version'>>): void
+  /** Resolves once every write queued so far is committed; rejects if that commit failed. */
+  durable (): Promise<void>
+  /** Commits every queued write now. Reads do this first, so they see every earlier write. */
+  flush (): void
   /** The owner's unfinished jobs and those finished at or after `finishedSince`, newest first. */
   recent (owner: string, finishedSince: number, limit: number): JobRecord[]
   /** Queued jobs in the order they should run. */

@@ -41,11 +41,13 @@ test('ctx.step: a step checkpointed before a crash is not re-run after the resta
   const db = openDatabase(dataDir)
   const now = Date.now()
   const id = newId()
-  new SqliteJobStore(db).insert({
+  const store = new SqliteJobStore(db)
+  store.insert({
     id, type: 'stepper', owner: 'alice', state: 'running', input: {}, progress: null, result: null, error: null, preview: null, files: [],
     checkpoint: { steps: { download: { rows: 7 } } },
     attempt: 1, maxAttempts: 2, createdAt: now, startedAt: now, finishedAt: null, runAt: now, batchId: null, idempotencyKey: null, requestHash: null, version: 1
   })
+  store.flush()
   db.close()
   const calls: string[] = []
   const app = await build(t, { dataDir }, [stepper(calls)])

@@ -117,6 +117,7 @@ test('on start, a job left running with no attempt left fails with INTERRUPTED; 
   const resumable = runningRecord({ checkpoint: { state: 2 } })
   store.insert(spent)
   store.insert(resumable)
+  store.flush()
   db.close()
 
   const app = await build(t, { dataDir })

@@ -1,20 +1,10 @@
 import closeWithGrace from 'close-with-grace'
-import Fastify from 'fastify'
-import app from './app.ts'
 import { loadConfig, type Config } from './config.ts'
+import { createServer } from './create-server.ts'
 
-/** Builds and starts the jobcast server: logger, timeouts, graceful shutdown, listen. */
+/** Starts the jobcast server: graceful shutdown on SIGTERM/SIGINT, listen, first-start instructions. */
 export async function startServer (config: Config): Promise<void> {
-  const fastify = Fastify({
-    logger: { level: config.logLevel },
-    // Uploads can be large and streams are long-lived: no request timeout, but bounded idle sockets.
-    requestTimeout: 0,
-    keepAliveTimeout: 72_000,
-    bodyLimit: 1024 * 1024,
-    // Shutdown closes idle keep-alive sockets at once instead of waiting for them.
-    forceCloseConnections: 'idle'
-  })
-  await fastify.register(app, { config })
+  const fastify = await createServer(config)
 
   closeWithGrace({ delay: config.shutdownGraceMs + 5000, logger: fastify.log }, async ({ signal, err }) => {
     if (err !== undefined) fastify.log.error({ err }, 'closing after an error')

@@ -6,6 +6,10 @@ import type { Teardown } from './helper.ts'
 export interface ChildServer {
   url: string
   process: ChildProcess
+  /** What it printed so far, stdout and stderr. */
+  output: () => string
+  /** Resolves with the output once it matches `pattern` (it is printing as it goes). */
+  printed: (pattern: RegExp) => Promise<RegExpExecArray>
   /** Kills it with SIGKILL and waits for the exit. */
   kill: () => Promise<void>
 }
@@ -20,7 +24,7 @@ export async function freePort (): Promise<number> {
 }
 
 /**
- * Starts `node --import tsx src/server.ts` with `env` on a free port and resolves once it logs that it listens.
+ * Starts `node --import tsx src/server.ts` (the `npm start` entry) with `env` on a free port and resolves once it logs that it listens.
  * Killed on teardown.
  */
 export async function startChildServer (t: Teardown, env: Record<string, string>): Promise<ChildServer> {
@@ -36,15 +40,26 @@ export async function startChildServer (t: Teardown, env: Record<string, string>
   }
   t.teardown(kill)
   let output = ''
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      output += chunk
-      if (output.includes('Server listening at')) resolve()
-    })
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => { output += chunk })
-    child.once('exit', (code) => { reject(new Error(`server exited with ${code} before listening:\n${output}`)) })
+  const onOutput = new Set<() => void>()
+  const collect = (chunk: string): void => {
+    output += chunk
+    for (const check of onOutput) check()
+  }
+  child.stdout!.setEncoding('utf8').on('data', collect)
+  child.stderr!.setEncoding('utf8').on('data', collect)
+  const printed = async (pattern: RegExp): Promise<RegExpExecArray> => await new Promise((resolve, reject) => {
+    const check = (): void => {
+      const match = pattern.exec(output)
+      if (match === null) return
+      onOutput.delete(check)
+      resolve(match)
+    }
+    onOutput.add(check)
+    child.once('exit', (code) => { onOutput.delete(check); reject(new Error(`server exited with ${code} before printing ${pattern}:\n${output}`)) })
+    check()
   })
-  return { url: `http://127.0.0.1:${port}`, process: child, kill }
+  await printed(/Server listening at/)
+  return { url: `http://127.0.0.1:${port}`, process: child, output: () => output, printed, kill }
 }
 
 /** Polls `fn` (another process's state, which no in-process event announces) until it returns a value. */

@@ -1,23 +1,15 @@
-// The jobcast server as src/server.ts builds it (same Fastify options), plus the `noop` job type, for the
+// The jobcast server as src/server.ts builds it (src/create-server.ts), plus the `noop` job type, for the
 // start-latency benchmark. Reads the same environment as src/server.ts; prints one JSON line
 // `{"listening": "<url>"}` on stdout once it listens; closes on SIGTERM/SIGINT.
 //
 //   PORT=0 HOST=127.0.0.1 JOBCAST_DATA_DIR=/tmp/x JOBCAST_TOKENS=bench:bench-token-0001 LOG_LEVEL=warn \
 //     node --import tsx scripts/bench/bench-server.ts
-import Fastify from 'fastify'
-import app from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
+import { createServer } from '../../src/create-server.ts'
 import { noopJob } from './noop-job.ts'
 
 const config = loadConfig()
-const fastify = Fastify({
-  logger: { level: config.logLevel },
-  requestTimeout: 0,
-  keepAliveTimeout: 72_000,
-  bodyLimit: 1024 * 1024,
-  forceCloseConnections: 'idle'
-})
-await fastify.register(app, { config, jobTypes: [noopJob] })
+const fastify = await createServer(config, [noopJob])
 
 let closing = false
 const close = (): void => {

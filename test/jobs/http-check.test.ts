@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http'
-import { createServer as createNetServer, type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
+import { freePort } from '../child-server.ts'
 import { build, recordEvents, startJob, waitForState, type Teardown } from '../helper.ts'
 
 interface UrlCheck { url: string, ok: boolean, status: number | null, timeMs: number | null, error?: { code: string, message: string } }
@@ -35,18 +36,10 @@ async function localServer (t: Teardown): Promise<{ base: string, peak: () => nu
   return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, peak: () => peak, counted: () => counted }
 }
 
-// A port that was just open and is now closed: connecting to it is refused.
-async function refusedPort (): Promise<number> {
-  const server = createNetServer()
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => { server.close(resolve) })
-  return port
-}
-
 test('http-check: per-URL results, failures collected, bounded concurrency, "URL k of n" progress', async (t) => {
   const local = await localServer(t)
-  const refused = `http://127.0.0.1:${await refusedPort()}/`
+  // A port that was just open and is now closed: connecting to it is refused.
+  const refused = `http://127.0.0.1:${await freePort()}/`
   const counted = Array.from({ length: 20 }, (_, i) => `${local.base}/count/${i}`)
   const urls = [`${local.base}/fast`, `${local.base}/slow`, refused, `${local.base}/error`, ...counted]
   const app = await build(t)

@@ -1,67 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer, type AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'tap'
 import { newId } from '../../src/lib/ids.ts'
 import type { JobView } from '../../src/schemas/job.ts'
 import { openDatabase } from '../../src/store/database.ts'
 import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts'
 import type { JobRecord } from '../../src/store/types.ts'
-import { build, tempDataDir, TOKENS, waitForState, type Teardown } from '../helper.ts'
+import { pollUntil, startChildServer } from '../child-server.ts'
+import { build, tempDataDir, TOKENS, waitForState } from '../helper.ts'
 
 const AUTH = { authorization: `Bearer ${TOKENS.alice}` }
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => { server.close(resolve) })
-  return port
-}
-
-/** Starts `node --import tsx src/server.ts` on `dataDir`; resolves once it logs that it listens. Killed on teardown. */
-async function startServer (t: Teardown, dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: `alice:${TOKENS.alice}`, JOBCAST_USER_CONCURRENCY: '1', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
-  t.teardown(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  let output = ''
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => { reject(new Error(`server did not start in 30 s:\n${output}`)) }, 30_000)
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString()
-      if (output.includes('Server listening at')) {
-        clearTimeout(timer)
-        resolve()
-      }
-    }
-    child.stdout!.on('data', onData)
-    child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited with ${code}:\n${output}`)) })
-  })
-  return child
-}
-
-async function kill9 (child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => { child.once('exit', resolve) })
-  child.kill('SIGKILL')
-  await exited
-}
-
-// The server is another process: poll its snapshot, in a bounded loop.
-async function pollJob (base: string, id: string, until: (job: JobView) => boolean, timeoutMs = 20_000): Promise<JobView> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
+// The server is another process: poll its snapshot until `until` holds.
+async function pollJob (base: string, id: string, until: (job: JobView) => boolean): Promise<JobView> {
+  return await pollUntil(async () => {
     const job = await (await fetch(`${base}/api/jobs/${id}`, { headers: AUTH })).json() as JobView
-    if (until(job)) return job
-    if (Date.now() > deadline) throw new Error(`job ${id} did not get there in ${timeoutMs} ms; last seen: ${JSON.stringify(job)}`)
-    await sleep(50)
-  }
+    return until(job) ? job : undefined
+  }, `job ${id}`)
 }
 
 async function start (base: string, input: unknown): Promise<JobView> {
@@ -71,10 +24,9 @@ async function start (base: string, input: unknown): Promise<JobView> {
 }
 
 test('kill -9 while a job runs: after a restart it resumes (attempt 2, from its checkpoint) and nothing accepted is lost', async (t) => {
-  const dataDir = tempDataDir(t)
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-  const first = await startServer(t, dataDir, port)
+  const env = { JOBCAST_DATA_DIR: tempDataDir(t), JOBCAST_TOKENS: `alice:${TOKENS.alice}`, JOBCAST_USER_CONCURRENCY: '1' }
+  const first = await startChildServer(t, env)
+  let base = first.url
 
   const long = await start(base, { seconds: 2, steps: 20 })
   const waiting = [await start(base, { seconds: 0.1, steps: 2 }), await start(base, { seconds: 0.1, steps: 2 }), await start(base, { seconds: 0.1, steps: 2 })]
@@ -82,8 +34,8 @@ test('kill -9 while a job runs: after a restart it resumes (attempt 2, from its 
   t.equal(before.attempt, 1)
   for (const job of waiting) t.equal((await pollJob(base, job.id, () => true)).state, 'queued', 'one at a time for alice: these wait')
 
-  await kill9(first)
-  await startServer(t, dataDir, port)
+  await first.kill()
+  base = (await startChildServer(t, env)).url
 
   const resumed = await pollJob(base, long.id, (job) => job.state !== 'queued' && job.state !== 'running')
   t.equal(resumed.state, 'completed')

@@ -100,10 +100,8 @@ export class JobService {
     const definition = registry.get(type)!
     // Only a start with an Idempotency-Key is compared with an earlier one, so only it needs the hash.
     const requestHash = options.idempotencyKey === undefined ? null : createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')
-    if (options.idempotencyKey !== undefined) {
-      const existing = store.findByIdempotencyKey(owner, options.idempotencyKey)
-      if (existing !== undefined) return { job: this.#checkReplay(existing, requestHash), created: false }
-    }
+    const replay = this.#replayOf(owner, options.idempotencyKey, requestHash)
+    if (replay !== undefined) return replay
     if (this.#scheduler.queuedFor(owner) >= this.#o.maxQueuedPerUser) {
       throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })
     }
@@ -134,6 +132,9 @@ export class JobService {
       requestHash,
       version: 1
     }
+    // Checked again after the awaited preview, in the same tick as the insert: a twin start may have come first.
+    const twin = this.#replayOf(owner, options.idempotencyKey, requestHash)
+    if (twin !== undefined) return twin
     store.insert(record)
     // The 202 promises the job survives a crash: wait for the commit this start shares with the others of its turn.
     await store.durable()
@@ -153,6 +154,13 @@ export class JobService {
       if (typeof code === 'string') throw new ClientError(422, code, (err as Error).message)
       throw err
     }
+  }
+
+  // The earlier job started with this key, if any (422 when that start was a different request).
+  #replayOf (owner: string, key: string | undefined, requestHash: string | null): { job: JobRecord, created: false } | undefined {
+    if (key === undefined) return undefined
+    const existing = this.#o.store.findByIdempotencyKey(owner, key)
+    return existing === undefined ? undefined : { job: this.#checkReplay(existing, requestHash), created: false }
   }
 
   #checkReplay (existing: JobRecord, requestHash: string | null): JobRecord {

@@ -10,6 +10,27 @@ const waitForever = defineJob({
   async run (ctx) { return await untilAborted(ctx.signal) }
 }) as JobDefinition
 
+// A type whose preview awaits (as csv-profile reads its upload): concurrent twins all pass the first key check.
+const previewed = defineJob({
+  type: 'previewed',
+  input: Type.Object({}),
+  async preview () {
+    await new Promise((resolve) => setImmediate(resolve))
+    return { looked: true }
+  },
+  async run (ctx) { return await untilAborted(ctx.signal) }
+}) as JobDefinition
+
+test('concurrent starts with one Idempotency-Key make one job even when the preview awaits', async (t) => {
+  const app = await build(t, { shutdownGraceMs: 0 }, [previewed])
+  const headers = { ...AUTH.alice, 'idempotency-key': 'twin' }
+  const responses = await Promise.all(Array.from({ length: 50 }, async () =>
+    await app.inject({ method: 'POST', url: '/api/jobs/previewed', headers, payload: {} })))
+  t.same(new Set(responses.map((r) => r.statusCode)), new Set([202]), 'all accepted, none failed on the unique key')
+  t.equal(new Set(responses.map((r) => r.json<JobView>().id)).size, 1, 'one id')
+  t.equal(app.jobs.list('alice', { limit: 100 }).length, 1, 'one job stored')
+})
+
 test('200 concurrent starts with one Idempotency-Key make exactly one job', async (t) => {
   const app = await build(t, { shutdownGraceMs: 0 }, [waitForever])
   const headers = { ...AUTH.alice, 'idempotency-key': 'import-2024-06-01' }

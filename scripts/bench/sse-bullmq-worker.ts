@@ -8,13 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 export const BULLMQ_DIR = process.env.BULLMQ_DIR ?? '/work/shared/bench/bullmq'
 const require = createRequire(`${BULLMQ_DIR}/package.json`)
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Worker } = require('bullmq') as { Worker: new (name: string, fn: (job: { updateProgress: (p: unknown) => Promise<void> }) => Promise<void>, opts: unknown) => { waitUntilReady: () => Promise<unknown>, close: () => Promise<void> } }
+const { Worker } = require('bullmq') as { Worker: new (name: string, fn: (job: { data: { offsetMs: number }, updateProgress: (p: unknown) => Promise<void> }) => Promise<void>, opts: unknown) => { waitUntilReady: () => Promise<unknown>, close: () => Promise<void> } }
 
 const nowAbs = (): number => performance.timeOrigin + performance.now()
 const [queueName = 'sse-bench', concurrency = '100', updates = '20', gapMs = '100'] = process.argv.slice(2)
 const connection = { host: process.env.REDIS_HOST ?? '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379) }
 
 const worker = new Worker(queueName, async (job) => {
+  await sleep(job.data.offsetMs)
   for (let i = 1; i <= Number(updates); i++) {
     await job.updateProgress({ i, t: nowAbs() })
     await sleep(Number(gapMs))

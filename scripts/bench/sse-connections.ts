@@ -4,7 +4,8 @@
 //   node --import tsx scripts/bench/sse-connections.ts
 //   env: USERS=100 PER_USER=100 (streams = USERS × PER_USER), JOBS=100 (one per user, ≤ USERS), UPDATES=20,
 //        GAP_MS=100 (between two progress() calls of a job), INTERVAL_MS=0 (JOBCAST_PROGRESS_INTERVAL_MS),
-//        RUNS=5, BULLMQ=1 (0 skips it), REDIS_PORT=6379
+//        RUNS=5, BULLMQ=1 (0 skips it), REDIS_PORT=6379, STAGGER=1 (job i's first progress i/JOBS of a gap late, as
+//        unsynchronized jobs are; STAGGER=0: all jobs report in lockstep, the worst burst)
 //
 // Processes: this driver; the jobcast server (scripts/bench/sse-server.ts); the SSE load client
 // (scripts/bench/sse-load.ts); per BullMQ run a Worker child (scripts/bench/sse-bullmq-worker.ts), the
@@ -23,6 +24,7 @@ const GAP_MS = envInt('GAP_MS', 100)
 const INTERVAL_MS = Number(process.env.INTERVAL_MS ?? 0)
 const RUNS = envInt('RUNS', 5)
 const WITH_BULLMQ = process.env.BULLMQ !== '0'
+const STAGGER = process.env.STAGGER !== '0'
 const STREAMS = USERS * PER_USER
 const here = new URL('.', import.meta.url).pathname
 
@@ -62,7 +64,7 @@ interface BullMQ {
   QueueEvents: new (name: string, opts: unknown) => { waitUntilReady: () => Promise<unknown>, on: (event: string, fn: (arg: { data?: unknown }) => void) => void, close: () => Promise<void> }
 }
 
-interface Latency { count: number, p50: number, p99: number, max: number }
+interface Latency { count: number, p50: number, p99: number, max: number, lagP99?: number }
 interface Mem { rss: number, heapUsed: number, external: number, arrayBuffers: number }
 
 async function bullmqRun (): Promise<Latency & { received: number }> {
@@ -83,7 +85,7 @@ async function bullmqRun (): Promise<Latency & { received: number }> {
   try {
     await reply(worker, 'ready', 30_000)
     await sleep(200) // the QueueEvents XREAD settles (as the yardstick's progress.mjs does)
-    await queue.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'p', data: { i }, opts: { removeOnComplete: true } })))
+    await queue.addBulk(Array.from({ length: JOBS }, (_, i) => ({ name: 'p', data: { i, offsetMs: STAGGER ? (i * GAP_MS) / JOBS : 0 }, opts: { removeOnComplete: true } })))
     await Promise.race([allDone, sleep(UPDATES * GAP_MS + 60_000).then(() => { throw new Error('BullMQ run timed out') })])
     await sleep(100) // stragglers
   } finally {
@@ -99,7 +101,7 @@ async function bullmqRun (): Promise<Latency & { received: number }> {
 async function main (): Promise<void> {
   const nofile = Number(execSync('ulimit -n', { shell: '/bin/sh' }).toString().trim())
   if (Number.isFinite(nofile) && nofile < STREAMS + 1000) throw new Error(`ulimit -n is ${nofile}; ${STREAMS} streams need more (ulimit -n ${STREAMS + 2000})`)
-  console.log(`SSE bench: ${STREAMS} streams (${USERS} users × ${PER_USER}), ${JOBS} jobs × ${UPDATES} progress ${GAP_MS} ms apart, progressIntervalMs=${INTERVAL_MS}, ${RUNS} runs; node ${process.version}`)
+  console.log(`SSE bench: ${STREAMS} streams (${USERS} users × ${PER_USER}), ${JOBS} jobs × ${UPDATES} progress ${GAP_MS} ms apart, progressIntervalMs=${INTERVAL_MS}, ${STAGGER ? 'staggered' : 'lockstep'}, ${RUNS} runs; node ${process.version}`)
 
   const server = spawnTs('sse-server.ts', [], { LOG_LEVEL: 'warn', BENCH_USERS: String(USERS), JOBCAST_PROGRESS_INTERVAL_MS: String(INTERVAL_MS) }, ['--expose-gc'])
   const { address } = await reply<{ address: string }>(server, 'listening', 30_000)
@@ -126,11 +128,12 @@ async function main (): Promise<void> {
   const bull: Latency[] = []
   for (let run = 1; run <= RUNS; run++) {
     await reply(load, 'latencies', 10_000, { type: 'collect' }) // clears
-    const ran = await reply<{ ms: number }>(server, 'ran', UPDATES * GAP_MS + 120_000, { type: 'run', users: JOBS, updates: UPDATES, gapMs: GAP_MS })
+    const ran = await reply<{ ms: number, lagP99: number }>(server, 'ran', UPDATES * GAP_MS + 120_000, { type: 'run', users: JOBS, updates: UPDATES, gapMs: GAP_MS, stagger: STAGGER })
     await sleep(300) // the last frames in flight reach the client
     const l = await reply<Latency>(load, 'latencies', 30_000, { type: 'collect' })
     sse.push(l)
-    console.log(`run ${run} jobcast SSE : p50 ${fmt(l.p50, 2)} ms  p99 ${fmt(l.p99, 2)} ms  max ${fmt(l.max, 1)} ms  received ${l.count}/${expected} (jobs ran ${fmt(ran.ms)} ms)`)
+    if (run === 1) console.log(`[${new Date().toISOString()}] runs start`)
+    console.log(`run ${run} jobcast SSE : p50 ${fmt(l.p50, 2)} ms  p99 ${fmt(l.p99, 2)} ms  max ${fmt(l.max, 1)} ms  received ${l.count}/${expected} (jobs ran ${fmt(ran.ms)} ms; event-loop delay p99: server ${fmt(ran.lagP99, 1)} ms, client ${fmt(l.lagP99 ?? NaN, 1)} ms)`)
     if (WITH_BULLMQ) {
       const b = await bullmqRun()
       bull.push(b)
@@ -144,6 +147,7 @@ async function main (): Promise<void> {
   row(`jobcast SSE (${STREAMS} streams)`, sse)
   if (WITH_BULLMQ) row('BullMQ QueueEvents (1 listener)', bull)
 
+  console.log(`[${new Date().toISOString()}] closing`)
   await reply(load, 'closed', 60_000, { type: 'close' })
   server.kill('SIGTERM')
   load.kill('SIGTERM')
@@ -151,4 +155,4 @@ async function main (): Promise<void> {
 }
 
 const deadline = setTimeout(() => { console.error('sse bench: over 20 minutes, giving up'); killAll(); process.exit(1) }, 20 * 60_000)
-main().then(() => { clearTimeout(deadline); killAll() }, (err: unknown) => { console.error(err); killAll(); process.exit(1) })
+main().then(() => { clearTimeout(deadline); killAll(); process.exit(0) }, (err: unknown) => { console.error(err); killAll(); process.exit(1) })

@@ -5,6 +5,11 @@
 //   { type: 'collect' }                             → { type: 'latencies', count, p50, p99, max } (and clears them)
 //   { type: 'close' }                               → { type: 'closed' } once every socket closed
 import { request, type ClientRequest } from 'node:http'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+
+// Event-loop delay of this client: a busy client inflates the latencies it measures.
+const lag = monitorEventLoopDelay({ resolution: 5 })
+lag.enable()
 
 const nowAbs = (): number => performance.timeOrigin + performance.now()
 const send = (message: unknown): void => { process.send?.(message) }
@@ -68,9 +73,11 @@ process.on('message', (message: { type: string, url?: string, users?: number, pe
       (err: unknown) => { send({ type: 'error', message: (err as Error).message, opened: requests.length }) }
     )
   } else if (message.type === 'collect') {
+    const lagP99 = lag.percentile(99) / 1e6
+    lag.reset()
     const sorted = Float64Array.from(latencies).sort()
     const rank = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? NaN
-    send({ type: 'latencies', count: sorted.length, p50: rank(50), p99: rank(99), max: sorted.at(-1) ?? NaN, errors })
+    send({ type: 'latencies', count: sorted.length, p50: rank(50), p99: rank(99), max: sorted.at(-1) ?? NaN, errors, lagP99 })
     latencies = []
   } else if (message.type === 'close') {
     let open = requests.length

@@ -2,7 +2,7 @@
 // Registers `sse-bench`, a job that reports `updates` progress events `gapMs` apart, each progress message
 // carrying the wall clock (sub-ms) at the progress() call. Answers the driver's messages:
 //   { type: 'mem' }                         → { type: 'mem', rss, heapUsed, external, arrayBuffers } after two GCs
-//   { type: 'run', users, updates, gapMs }  → starts one job per user; { type: 'ran', ms } once all completed
+//   { type: 'run', users, updates, gapMs, stagger } → starts one job per user (staggered: job i starts i/users of a gap late); { type: 'ran', ms, lagP99 } once all completed
 //   { type: 'stats' }                       → { type: 'stats', clients, connections }
 // Environment as src/server.ts (PORT, HOST, JOBCAST_*), plus BENCH_USERS (user count, tokens `u000:bench-token-u000`…).
 import Fastify from 'fastify'
@@ -10,6 +10,7 @@ import fp from 'fastify-plugin'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Type } from 'typebox'
 import app from '../../src/app.ts'
@@ -22,9 +23,11 @@ const nowAbs = (): number => performance.timeOrigin + performance.now()
 
 const benchJob = defineJob({
   type: 'sse-bench',
-  input: Type.Object({ updates: Type.Integer({ minimum: 1 }), gapMs: Type.Number({ minimum: 0 }) }),
+  input: Type.Object({ updates: Type.Integer({ minimum: 1 }), gapMs: Type.Number({ minimum: 0 }), offsetMs: Type.Number({ minimum: 0 }) }),
   async run (ctx) {
-    const { updates, gapMs } = ctx.input
+    const { updates, gapMs, offsetMs } = ctx.input
+    // Jobs started together would report in lockstep; real ones do not: each starts at its own offset.
+    await sleep(offsetMs, undefined, { signal: ctx.signal })
     for (let i = 1; i <= updates; i++) {
       ctx.progress({ current: i, total: updates, message: `t=${nowAbs().toFixed(3)}` })
       await sleep(gapMs, undefined, { signal: ctx.signal })
@@ -44,7 +47,7 @@ await fastify.register(fp(app), { config, jobTypes: [benchJob] })
 const gc = (globalThis as { gc?: () => void }).gc
 const send = (message: unknown): void => { process.send?.(message) }
 
-process.on('message', (message: { type: string, users?: number, updates?: number, gapMs?: number }) => {
+process.on('message', (message: { type: string, users?: number, updates?: number, gapMs?: number, stagger?: boolean }) => {
   if (message.type === 'mem') {
     gc?.()
     gc?.()
@@ -54,16 +57,22 @@ process.on('message', (message: { type: string, users?: number, updates?: number
     fastify.server.getConnections((_err, connections) => { send({ type: 'stats', clients: fastify.streams.clientCount, connections }) })
   } else if (message.type === 'run') {
     const started = performance.now()
+    const lag = monitorEventLoopDelay({ resolution: 5 })
+    lag.enable()
     const pending = new Set<string>()
     const onJob = ({ kind, job }: JobEvent): void => {
       if (kind !== 'completed' && kind !== 'failed') return
       if (!pending.delete(job.id) || pending.size > 0) return
       fastify.bus.off('job', onJob)
-      send({ type: 'ran', ms: performance.now() - started })
+      lag.disable()
+      send({ type: 'ran', ms: performance.now() - started, lagP99: lag.percentile(99) / 1e6, cpu: process.cpuUsage() })
     }
     fastify.bus.on('job', onJob)
-    Promise.all(tokens.slice(0, message.users).map(async ({ user }) => {
-      const { job } = await fastify.jobs.submit(user, 'sse-bench', { updates: message.updates, gapMs: message.gapMs })
+    const jobs = message.users ?? 1
+    const gapMs = message.gapMs ?? 0
+    Promise.all(tokens.slice(0, jobs).map(async ({ user }, i) => {
+      const offsetMs = message.stagger === true ? (i * gapMs) / jobs : 0
+      const { job } = await fastify.jobs.submit(user, 'sse-bench', { updates: message.updates, gapMs, offsetMs })
       pending.add(job.id)
     })).catch((err: unknown) => { send({ type: 'error', message: (err as Error).message }) })
   }

@@ -14,6 +14,8 @@ export interface ColumnStatsState {
   m2: number
   numMin: number | null
   numMax: number | null
+  bigMin: string | null
+  bigMax: string | null
   tMin: [number, number, number] | null
   tMax: [number, number, number] | null
   sMin: string | null
@@ -22,6 +24,8 @@ export interface ColumnStatsState {
   lenMax: number | null
   values: ValueCounterState
 }
+
+const TWO_53 = 2 ** 53
 
 function compareBytes (b: Buffer, s: number, e: number, ref: Buffer, refLen: number): number {
   const n = Math.min(e - s, refLen)
@@ -46,6 +50,9 @@ export class ColumnStats {
   m2 = 0
   numMin = Infinity
   numMax = -Infinity
+  /** Exact extremes among integers beyond ±2^53, where doubles cannot tell them apart. */
+  bigMin: bigint | null = null
+  bigMax: bigint | null = null
   /** Smallest / largest date or datetime in epoch ms, with the raw location of its first occurrence. */
   tMin = Infinity
   tMinOff = -1
@@ -93,6 +100,7 @@ export class ColumnStats {
       this.m2 += d * (x - this.mean)
       if (x < this.numMin) this.numMin = x
       if (x > this.numMax) this.numMax = x
+      if (kind === KIND_INT && (x >= TWO_53 || x <= -TWO_53)) this.#addBig(BigInt(b.toString('latin1', s, e)))
     } else if (kind === KIND_DATE || kind === KIND_DT) {
       const t = parsed[1]!
       if (t < this.tMin) { this.tMin = t; this.tMinOff = rawOff; this.tMinLen = rawLen }
@@ -115,6 +123,11 @@ export class ColumnStats {
     this.values.add(hashOut[0]!, hashOut[1]!, rawOff, rawLen)
   }
 
+  #addBig (v: bigint): void {
+    if (this.bigMin === null || v < this.bigMin) this.bigMin = v
+    if (this.bigMax === null || v > this.bigMax) this.bigMax = v
+  }
+
   /** True if every non-empty cell is an integer. */
   get integersOnly (): boolean {
     return (this.mask & ~KIND_INT) === 0
@@ -131,6 +144,8 @@ export class ColumnStats {
       m2: this.m2,
       numMin: this.n > 0 ? this.numMin : null,
       numMax: this.n > 0 ? this.numMax : null,
+      bigMin: this.bigMin === null ? null : String(this.bigMin),
+      bigMax: this.bigMax === null ? null : String(this.bigMax),
       tMin: this.tMinOff >= 0 ? [this.tMin, this.tMinOff, this.tMinLen] : null,
       tMax: this.tMaxOff >= 0 ? [this.tMax, this.tMaxOff, this.tMaxLen] : null,
       sMin: this.sMinLen >= 0 ? this.sMin.toString('base64', 0, this.sMinLen) : null,
@@ -153,6 +168,8 @@ export class ColumnStats {
     c.m2 = s.m2
     c.numMin = s.numMin ?? Infinity
     c.numMax = s.numMax ?? -Infinity
+    c.bigMin = s.bigMin === null ? null : BigInt(s.bigMin)
+    c.bigMax = s.bigMax === null ? null : BigInt(s.bigMax)
     if (s.tMin !== null) [c.tMin, c.tMinOff, c.tMinLen] = s.tMin
     if (s.tMax !== null) [c.tMax, c.tMaxOff, c.tMaxLen] = s.tMax
     if (s.sMin !== null) { const b = Buffer.from(s.sMin, 'base64'); c.sMin = Buffer.alloc(Math.max(64, b.length)); c.sMinLen = b.copy(c.sMin) }

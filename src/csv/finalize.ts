@@ -54,8 +54,10 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
   let max: string | null = null
   if (c.count > 0) {
     if (numeric) {
-      min = String(c.numMin)
-      max = String(c.numMax)
+      // Integers beyond ±2^53 are reported exactly (their doubles may round).
+      const big = type === 'integer'
+      min = big && c.bigMin !== null && !Number.isSafeInteger(c.numMin) ? String(c.bigMin) : String(c.numMin)
+      max = big && c.bigMax !== null && !Number.isSafeInteger(c.numMax) ? String(c.bigMax) : String(c.numMax)
     } else if (type === 'date') {
       min = new Date(c.tMin).toISOString().slice(0, 10)
       max = new Date(c.tMax).toISOString().slice(0, 10)

@@ -1,7 +1,7 @@
 // Classifies one cell's bytes as integer / number / boolean / date / datetime / string without
 // creating strings on the common paths.
 
-/** Kind bit: integer (optional sign, up to 15 digits). */
+/** Kind bit: integer (optional sign, digits, within the 64-bit range). */
 export const KIND_INT = 1
 /** Kind bit: decimal or scientific number. */
 export const KIND_NUM = 2
@@ -20,6 +20,8 @@ export type ColumnType = 'integer' | 'number' | 'boolean' | 'date' | 'datetime' 
 /** Scratch output of `classify`: [0] numeric value (INT/NUM), [1] epoch milliseconds (DATE/DT). */
 export const parsed = new Float64Array(2)
 
+const INT64_MIN = -(2n ** 63n)
+const INT64_MAX = 2n ** 63n - 1n
 const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i)
 const DAY_MS = 86_400_000
 
@@ -66,8 +68,12 @@ function classifyNumber (b: Buffer, s: number, e: number): number {
   if (i === e) {
     if (digits === 0) return 0
     if (digits <= 15) { parsed[0] = neg ? -mant : mant; return KIND_INT }
-    parsed[0] = Number.parseFloat(b.toString('latin1', s, e))
-    return digits <= 18 ? KIND_INT : KIND_NUM
+    const text = b.toString('latin1', s, e)
+    parsed[0] = Number.parseFloat(text)
+    if (digits <= 18) return KIND_INT
+    if (digits > 19) return KIND_NUM
+    const v = BigInt(text)
+    return v >= INT64_MIN && v <= INT64_MAX ? KIND_INT : KIND_NUM
   }
   let frac = 0
   if (b[i] === 0x2e) {

@@ -106,7 +106,7 @@ export function parseCsv (text: string, delim: string): string[][] {
   return rows.filter((r) => !(r.length === 1 && r[0] === ''))
 }
 
-const INT = /^[+-]?\d{1,15}$/
+const INT = /^[+-]?\d{1,19}$/
 const NUM = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/
 const BOOL = /^(true|false)$/i
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
@@ -126,7 +126,7 @@ function epoch (v: string): number {
 
 /** Kind of one non-empty reference cell. */
 export function refKind (v: string): string {
-  if (INT.test(v)) return 'integer'
+  if (INT.test(v) && BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n) return 'integer'
   if (NUM.test(v)) return 'number'
   if (BOOL.test(v)) return 'boolean'
   let m = DATE.exec(v)
@@ -178,6 +178,11 @@ export function refProfile (table: string[][], bytesOf: (s: string) => Buffer = 
         const xs = vals.map(Number)
         min = String(Math.min(...xs))
         max = String(Math.max(...xs))
+        if (type === 'integer') {
+          const big = vals.map((v) => BigInt(v))
+          min = String(big.reduce((a, b) => (b < a ? b : a)))
+          max = String(big.reduce((a, b) => (b > a ? b : a)))
+        }
         mean = xs.reduce((a, b) => a + b, 0) / xs.length
         const mu = mean
         stddev = xs.length > 1 ? Math.sqrt(xs.reduce((a, x) => a + (x - mu) ** 2, 0) / (xs.length - 1)) : null

@@ -286,3 +286,19 @@ test('random tables, delimiters, line ends and read sizes all match the referenc
     compare(t, prof, text, delim)
   }
 })
+
+test('integers beyond 2^53 keep exact extremes; beyond 64 bits they are numbers', async (t) => {
+  const dir = t.testdir()
+  const ids = ['9007199254740993', '9007199254740992', '-9223372036854775808', '9223372036854775807', '12', '9223372036854775806']
+  const text = 'id,huge\n' + ids.map((v, i) => `${v},${i === 0 ? '9223372036854775808' : i}`).join('\n') + '\n'
+  const path = join(dir, 'big.csv')
+  writeFileSync(path, text)
+  const prof = await profileCsv(path, await sniffCsv(path))
+  compare(t, prof, text, ',')
+  t.match(prof.columnStats[0], { type: 'integer', min: '-9223372036854775808', max: '9223372036854775807' })
+  t.match(prof.columnStats[1], { type: 'number' })
+  let cp = ''
+  await profileCsv(path, await sniffCsv(path), { chunkRows: 4, onChunk: (p) => { cp ||= JSON.stringify(p.checkpoint) } })
+  const r = await profileCsv(path, await sniffCsv(path), { chunkRows: 4, resume: JSON.parse(cp) as ProfileCheckpoint })
+  t.same(r.columnStats, prof.columnStats, 'exact extremes survive a checkpoint')
+})

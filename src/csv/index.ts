@@ -6,5 +6,6 @@ export { profileCsv, defaultDistinctCap, type CsvProfile, type ProfileOptions, t
 export type { ProfileCheckpoint } from './checkpoint.ts'
 export type { ColumnProfile, TopValue } from './finalize.ts'
 export type { ColumnType } from './infer.ts'
+export { MALFORMED_LINES } from './row-processor.ts'
 export type { CsvEncoding } from './text.ts'
 export { writeProfileParquet, type ParquetOutput } from './parquet.ts'

@@ -56,7 +56,9 @@ export interface ProfileOptions {
 
 /** Statistics of a whole CSV file. */
 export interface CsvProfile {
+  /** Delimiter used (from the preview). */
   delimiter: CsvPreview['delimiter']
+  /** Encoding used (from the preview). */
   encoding: CsvPreview['encoding']
   /** Column names. */
   header: string[]

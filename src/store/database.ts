@@ -70,6 +70,10 @@ export function openDatabase (dataDir: string): Db {
   db.pragma('synchronous = NORMAL')
   db.pragma('foreign_keys = ON')
   db.pragma('busy_timeout = 5000')
+  // A checkpoint runs inside the commit that crosses this many WAL pages and stalls it while it copies and syncs.
+  // Small and often (100, not SQLite's 1,000) keeps each stall about a millisecond: start p99 4.7 ms instead of
+  // 13 ms at 1,000 starts/s, for ~15 % less peak throughput (docs/BENCHMARKS.md).
+  db.pragma('wal_autocheckpoint = 100')
   const current = db.pragma('user_version', { simple: true }) as number
   for (let version = current; version < MIGRATIONS.length; version++) {
     db.transaction(() => {

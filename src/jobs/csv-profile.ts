@@ -64,6 +64,7 @@ export function csvProfileJob (options: {
       } finally {
         await rm(workDir, { recursive: true, force: true })
       }
+      ctx.progress({ stage: 'done', message: `${count.format(profile.rows)} rows, ${profile.columns} columns, ${count.format(profile.malformedRows)} malformed` })
       const { sample, columnStats, ...summary } = profile
       return { summary, columns: columnStats, resumedFromByte: resume?.offset ?? 0 }
     }

@@ -55,6 +55,8 @@ export class JobService {
   readonly #live = new Map<string, LiveJob>()
   // Records of the jobs waiting in the scheduler, so that starting one needs no read of the store.
   readonly #waiting = new Map<string, JobRecord>()
+  // Starts of each owner accepted but not yet committed and queued: admission counts them as waiting too.
+  readonly #admitting = new Map<string, number>()
   #sweepTimer: NodeJS.Timeout | undefined
   #accepting = false
 
@@ -94,7 +96,7 @@ export class JobService {
 
   /** Validates and accepts a job: stored durably and queued before this resolves. */
   async submit (owner: string, type: string, rawInput: unknown, options: SubmitOptions = {}): Promise<{ job: JobRecord, created: boolean }> {
-    const { registry, store } = this.#o
+    const { registry } = this.#o
     if (!this.#accepting) throw new ClientError(503, 'SHUTTING_DOWN', 'the server is shutting down; start the job again in a moment')
     const input = registry.validate(type, rawInput)
     const definition = registry.get(type)!
@@ -102,11 +104,24 @@ export class JobService {
     const requestHash = options.idempotencyKey === undefined ? null : createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')
     const replay = this.#replayOf(owner, options.idempotencyKey, requestHash)
     if (replay !== undefined) return replay
-    if (this.#scheduler.queuedFor(owner) >= this.#o.maxQueuedPerUser) {
+    if (this.#scheduler.queuedFor(owner) + (this.#admitting.get(owner) ?? 0) >= this.#o.maxQueuedPerUser) {
       throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })
     }
     const files = options.files ?? []
     checkFileCount(type, definition, files.length)
+    this.#admitting.set(owner, (this.#admitting.get(owner) ?? 0) + 1)
+    try {
+      return await this.#admit(owner, type, input, definition, files, requestHash, options)
+    } finally {
+      const left = this.#admitting.get(owner)! - 1
+      if (left === 0) this.#admitting.delete(owner)
+      else this.#admitting.set(owner, left)
+    }
+  }
+
+  // The part of a start between admission and queueing: preview, insert, commit.
+  async #admit (owner: string, type: string, input: unknown, definition: JobDefinition, files: JobFile[], requestHash: string | null, options: SubmitOptions): Promise<{ job: JobRecord, created: boolean }> {
+    const { store } = this.#o
     const preview = await this.#preview(definition, input, this.#absolute(options.id, files))
     const now = Date.now()
     const record: JobRecord = {

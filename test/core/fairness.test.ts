@@ -118,3 +118,15 @@ test('admission: past maxQueuedPerUser waiting jobs a start gets 429 QUEUE_FULL 
   const again = await app.inject({ method: 'POST', url: '/api/jobs/block', headers: AUTH.alice, payload: {} })
   t.equal(again.statusCode, 202, 'a freed place can be taken again')
 })
+
+test('admission counts starts still being committed: a burst cannot pass maxQueuedPerUser', async (t) => {
+  const blocker = defineJob({ type: 'block', input: Type.Object({}), async run (ctx) { return await untilAborted(ctx.signal) } })
+  const app = await build(t, { userConcurrency: 1, maxQueuedPerUser: 5, shutdownGraceMs: 0 }, [blocker as JobDefinition])
+  const running = await startJob(app, 'alice', 'block', {})
+  await waitForState(app, 'alice', running.id, 'running')
+  const burst = await Promise.all(Array.from({ length: 20 }, async () =>
+    await app.inject({ method: 'POST', url: '/api/jobs/block', headers: AUTH.alice, payload: {} })))
+  t.equal(burst.filter((r) => r.statusCode === 202).length, 5, 'exactly the allowed number accepted')
+  t.equal(burst.filter((r) => r.statusCode === 429).length, 15, 'the rest refused')
+  t.equal(app.jobs.list('alice', { limit: 100 }).length, 6, 'one running, five waiting')
+})

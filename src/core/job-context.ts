@@ -25,9 +25,10 @@ export function createJobContext (live: LiveJob, store: JobStore, filesDir: stri
   const jobDir = join(filesDir, record.id)
   // A checkpoint is committed at once: it is what a re-run after a crash resumes from.
   const persist = (): void => {
-    const saved = structuredClone(checkpoint)
-    live.record = { ...live.record, checkpoint: saved }
-    store.update(record.id, { checkpoint: saved })
+    // A copy: the live record must not change when the handler later mutates its state object.
+    const copy = structuredClone(checkpoint)
+    live.record = { ...live.record, checkpoint: copy }
+    store.update(record.id, { checkpoint: copy })
     store.flush()
   }
 

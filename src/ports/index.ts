@@ -1,0 +1,6 @@
+// The ports: interfaces jobcast owns, each with a contract suite under test/ports/ run against every adapter.
+export type { Authenticate } from './authenticate.ts'
+export type { FileStore } from './file-store.ts'
+export type { JobEvent, JobEventInput, JobEvents, Unsubscribe } from './job-events.ts'
+export type { ClaimBounds, InsertOutcome, JobStore } from './job-store.ts'
+export type { UserStore, UserSummary } from './user-store.ts'

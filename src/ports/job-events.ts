@@ -1,0 +1,41 @@
+import type { JobEventKind, JobRecord } from '../core/model.ts'
+
+/** An event as it is published: what happened, to which job of whom, and its compact JSON view. */
+export interface JobEventInput {
+  kind: JobEventKind
+  jobId: string
+  owner: string
+  batchId: string | null
+  /** The compact view of the job after the change, as JSON text (what SSE clients receive as `data:`). */
+  data: string
+  /** The job after the change, for listeners on the node that made it (absent on events from other nodes). */
+  job?: JobRecord
+}
+
+/** A published event with the cursor the log gave it: valid for its owner's stream on every node. */
+export interface JobEvent extends JobEventInput {
+  readonly cursor: string
+}
+
+/** Stops a subscription. */
+export type Unsubscribe = () => void
+
+/**
+ * Small job events: published by the lifecycle writer, heard by the streams of every node, replayable by cursor.
+ * Listeners are called in publish order; a listener that throws is logged and never stops the publisher.
+ */
+export interface JobEvents {
+  /** Publishes an event to every subscriber (on every node) and records it for replay. */
+  publish (event: JobEventInput): Promise<JobEvent>
+  /** Hears every event published from now on. */
+  subscribe (listener: (event: JobEvent) => void): Unsubscribe
+  /** The owner's events after `cursor`, oldest first; undefined when they cannot all be replayed (too old, unknown). */
+  since (owner: string, cursor: string): Promise<JobEvent[] | undefined>
+  /** The cursor of "now" for the owner: replay from it returns exactly the events published after this call. */
+  head (owner: string): Promise<string>
+  /** Asks whichever node runs the job to stop it (cancel); heard by `onCancelRequest` listeners on every node. */
+  requestCancel (jobId: string): Promise<void>
+  onCancelRequest (listener: (jobId: string) => void): Unsubscribe
+  /** Stops delivery; safe to call twice. */
+  close (): Promise<void>
+}

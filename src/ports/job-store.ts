@@ -1,0 +1,64 @@
+import type { ArtifactRecord, JobPatch, JobQuery, JobRecord } from '../core/model.ts'
+
+/** The bounds a claim must respect, cluster-wide where the store is shared. */
+export interface ClaimBounds {
+  /** Jobs of one owner running at once. */
+  userConcurrency: number
+  /** Jobs of one type running at once; undefined: no bound of its own. */
+  typeConcurrency: (type: string) => number | undefined
+}
+
+/** What `insertOrGet` did. */
+export type InsertOutcome =
+  | { status: 'created', job: JobRecord }
+  /** The owner already had a job with this idempotency key: that job. */
+  | { status: 'existing', job: JobRecord }
+  /** The owner has `maxQueued` jobs waiting already: nothing was written. */
+  | { status: 'queue-full' }
+
+/**
+ * Durable storage of jobs: the port every job service talks to. Every method is async, so a store may be a
+ * server away; a write resolves once every later read of the store (on any node) sees it.
+ */
+export interface JobStore {
+  /**
+   * Inserts a queued job, atomically with the idempotency and admission checks: an existing job of the owner
+   * with the same idempotency key is returned instead, and nothing is written when the owner already has
+   * `maxQueued` queued jobs. Resolves once the insert is durable.
+   */
+  insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome>
+  get (id: string): Promise<JobRecord | undefined>
+  /** The owner's jobs, newest first. */
+  list (owner: string, query: JobQuery): Promise<JobRecord[]>
+  /** The owner's unfinished jobs and those finished at or after `finishedSince`, newest first. */
+  recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]>
+  /** Queued jobs of the owner. */
+  countQueued (owner: string): Promise<number>
+  /**
+   * Compare-and-set: applies `patch` if the stored job still has `job.version`, raising the version by one.
+   * Resolves with the job as written, or undefined when another writer changed it first (re-read and decide again).
+   */
+  update (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined>
+  /**
+   * Claims up to `max` runnable jobs (queued, `runAt` come) for `node`, in fair order: round-robin between owners,
+   * FIFO per owner and type, under `bounds`. Each is written `running` with a lease until now + `leaseMs`.
+   */
+  claim (node: string, max: number, bounds: ClaimBounds, leaseMs: number): Promise<JobRecord[]>
+  /** Extends the leases `node` holds on `ids`; resolves with the ids whose lease `node` no longer holds. */
+  heartbeat (node: string, ids: string[], leaseMs: number): Promise<string[]>
+  /** Running jobs whose lease has expired at `now` (their node stopped heartbeating): to be re-queued or failed. */
+  expiredLeases (now: number, limit: number): Promise<JobRecord[]>
+  /** The earliest `runAt` of a queued job in the future, if any: when a claim may next find work. */
+  nextRunAt (): Promise<number | undefined>
+  /** Finished jobs whose `finishedAt` is before `time`, oldest first. */
+  finishedBefore (time: number, limit: number): Promise<JobRecord[]>
+  /** Deletes jobs (and their artifact records). */
+  delete (ids: string[]): Promise<void>
+  /** Records a file a job produced (replacing one of the same name). */
+  addArtifact (artifact: ArtifactRecord): Promise<void>
+  artifacts (jobId: string): Promise<ArtifactRecord[]>
+  /** Whether writes are possible now, and the last write error. */
+  health (): Promise<{ ok: boolean, error?: string }>
+  /** Commits what is pending and releases the store; safe to call twice. */
+  close (): Promise<void>
+}

@@ -1,6 +1,6 @@
 import { loadConfig } from './config.ts'
-import { openDatabase } from './store/database.ts'
-import { UserStore } from './store/user-store.ts'
+import { openDatabase } from './adapters/sqlite/database.ts'
+import { UserStore } from './adapters/sqlite/sqlite-user-store.ts'
 
 const USAGE = `usage: jobcast token create <user>   create a token for <user> (the user is created if new) and print it once
 

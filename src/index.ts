@@ -17,4 +17,4 @@ export {
 export type { BusEvents, EventBus, JobEvent, JobEventKind } from './core/event-bus.ts'
 export { responseError } from './core/http-errors.ts'
 export { AbortReason, ClientError, JobcastError, PermanentError, RetryableError } from './errors.ts'
-export type { JobError, JobFile, JobRecord, JobState, Progress } from './store/types.ts'
+export type { JobError, JobFile, JobRecord, JobState, Progress } from './adapters/sqlite/types.ts'

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { test } from 'tap'
-import { openDatabase } from '../src/store/database.ts'
-import { hashSecret } from '../src/store/user-store.ts'
+import { openDatabase } from '../src/adapters/sqlite/database.ts'
+import { hashSecret } from '../src/adapters/sqlite/sqlite-user-store.ts'
 import { build, tempDataDir } from './helper.ts'
 
 const run = promisify(execFile)

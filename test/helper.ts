@@ -8,7 +8,7 @@ import { loadConfig, type Config } from '../src/config.ts'
 import type { JobDefinition } from '../src/core/define-job.ts'
 import type { JobEvent } from '../src/core/event-bus.ts'
 import type { JobView } from '../src/schemas/job.ts'
-import type { JobRecord, JobState } from '../src/store/types.ts'
+import type { JobRecord, JobState } from '../src/adapters/sqlite/types.ts'
 
 /** The subset of tap's Test the helpers use. */
 export interface Teardown {

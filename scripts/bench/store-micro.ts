@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { newId } from '../../src/lib/ids.ts'
-import { openDatabase } from '../../src/store/database.ts'
-import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts'
-import type { JobRecord } from '../../src/store/types.ts'
+import { openDatabase } from '../../src/adapters/sqlite/database.ts'
+import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
+import type { JobRecord } from '../../src/adapters/sqlite/types.ts'
 import { envInt, envInts, fmt } from './lib.ts'
 
 const N = envInt('N', 20_000)

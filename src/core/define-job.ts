@@ -1,7 +1,7 @@
 import type { Static, TSchema } from 'typebox'
 import type { Logger } from 'pino'
 import type { Readable } from 'node:stream'
-import type { JobFile, Progress } from '../store/types.ts'
+import type { JobFile, Progress } from '../adapters/sqlite/types.ts'
 
 /** Bytes in a mebibyte, for `files.maxBytes`. */
 export const MiB = 1024 * 1024

@@ -1,5 +1,5 @@
 import mittModule, { type Emitter } from 'mitt'
-import type { JobRecord } from '../store/types.ts'
+import type { JobRecord } from '../adapters/sqlite/types.ts'
 
 /** What happened to a job; the names are the SSE event names. */
 export type JobEventKind = 'queued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'canceled'

@@ -1,4 +1,4 @@
-import type { JobRecord, JobStore, Progress } from '../store/types.ts'
+import type { JobRecord, JobStore, Progress } from '../adapters/sqlite/types.ts'
 import type { EventBus, JobEventKind } from './event-bus.ts'
 import type { ProgressUpdate } from './define-job.ts'
 

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 import { join } from 'node:path'
-import { openDatabase, type Db } from '../store/database.ts'
-import { SqliteJobStore } from '../store/sqlite-job-store.ts'
-import type { JobStore } from '../store/types.ts'
-import { UserStore } from '../store/user-store.ts'
+import { openDatabase, type Db } from '../adapters/sqlite/database.ts'
+import { SqliteJobStore } from '../adapters/sqlite/sqlite-job-store.ts'
+import type { JobStore } from '../adapters/sqlite/types.ts'
+import { UserStore } from '../adapters/sqlite/sqlite-user-store.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { fastifySSE } from '@fastify/sse'
 import type { Config } from '../config.ts'
 import { toJobView } from '../schemas/job.ts'
-import { TERMINAL_STATES } from '../store/types.ts'
+import { TERMINAL_STATES } from '../adapters/sqlite/types.ts'
 import { StreamHub } from '../sse/stream-hub.ts'
 
 declare module 'fastify' {

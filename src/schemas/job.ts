@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import type { ArtifactRecord, JobRecord } from '../store/types.ts'
+import type { ArtifactRecord, JobRecord } from '../adapters/sqlite/types.ts'
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 

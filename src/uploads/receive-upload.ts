@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import type { FastifyRequest } from 'fastify'
 import type { FilesSpec } from '../core/define-job.ts'
 import { ClientError } from '../errors.ts'
-import type { JobFile } from '../store/types.ts'
+import type { JobFile } from '../adapters/sqlite/types.ts'
 
 /** What a multipart start carried: the `input` field and the files, already on disk. */
 export interface ReceivedUpload {

@@ -3,8 +3,8 @@ import { Type } from 'typebox'
 import { defineJob, type JobDefinition, type MapResult } from '../../src/core/define-job.ts'
 import { JobcastError, RetryableError } from '../../src/errors.ts'
 import { newId } from '../../src/lib/ids.ts'
-import { openDatabase } from '../../src/store/database.ts'
-import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts'
+import { openDatabase } from '../../src/adapters/sqlite/database.ts'
+import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
 import { build, startJob, tempDataDir, waitForState } from '../helper.ts'
 
 // Two steps; the second fails on the first attempt, after the first step completed.

@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
-import { openDatabase } from '../../src/store/database.ts'
-import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts'
+import { openDatabase } from '../../src/adapters/sqlite/database.ts'
+import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
 import { build, startJob, tempDataDir, untilAborted, waitForState } from '../helper.ts'
 
 const DAY = 86_400_000

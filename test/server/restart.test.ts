@@ -1,9 +1,9 @@
 import { test } from 'tap'
 import { newId } from '../../src/lib/ids.ts'
 import type { JobView } from '../../src/schemas/job.ts'
-import { openDatabase } from '../../src/store/database.ts'
-import { SqliteJobStore } from '../../src/store/sqlite-job-store.ts'
-import type { JobRecord } from '../../src/store/types.ts'
+import { openDatabase } from '../../src/adapters/sqlite/database.ts'
+import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
+import type { JobRecord } from '../../src/adapters/sqlite/types.ts'
 import { pollUntil, startChildServer } from '../child-server.ts'
 import { build, tempDataDir, TOKENS, waitForState } from '../helper.ts'
 

@@ -5,7 +5,7 @@ import { ClientError } from '../../errors.ts'
 import { toJobView } from '../../schemas/job.ts'
 import { retryFrame, sseFrame } from '../../sse/frame.ts'
 import type { StreamClient, StreamEvent } from '../../sse/stream-hub.ts'
-import { TERMINAL_STATES } from '../../store/types.ts'
+import { TERMINAL_STATES } from '../../adapters/sqlite/types.ts'
 import { RECENT_MS } from './progress.ts'
 
 const ResumeQuery = Type.Object({

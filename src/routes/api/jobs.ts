@@ -11,7 +11,7 @@ import { newId } from '../../lib/ids.ts'
 import { receiveUpload } from '../../uploads/receive-upload.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 import { JobSchema, toJobView } from '../../schemas/job.ts'
-import { TERMINAL_STATES, type JobRecord } from '../../store/types.ts'
+import { TERMINAL_STATES, type JobRecord } from '../../adapters/sqlite/types.ts'
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
 const notFound = (id: string): ClientError => new ClientError(404, 'JOB_NOT_FOUND', `you have no job "${id}"`)

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { Statement } from 'better-sqlite3'
 import type { Db } from './database.ts'
-import { newSecret } from '../lib/ids.ts'
+import { newSecret } from '../../lib/ids.ts'
 
 /** SHA-256 of a secret, hex: tokens and session ids are stored only this way. */
 export function hashSecret (secret: string): string {

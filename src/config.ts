@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 
@@ -17,6 +19,11 @@ const EnvSchema = Type.Object({
   JOBCAST_REPLAY_BUFFER: Type.Integer({ minimum: 0, default: 1000 }),
   JOBCAST_CSV_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   JOBCAST_CSV_CHECKPOINT_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  JOBCAST_BUILT_INS: Type.String({ default: 'sleep,csv-profile' }),
+  JOBCAST_NODE_ID: Type.String({ default: '' }),
+  JOBCAST_LEASE_MS: Type.Integer({ minimum: 1000, default: 30000 }),
+  JOBCAST_POLL_MS: Type.Integer({ minimum: 10, default: 1000 }),
+  JOBCAST_LOCK_WAIT_MS: Type.Integer({ minimum: 0, default: 20000 }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -48,8 +55,21 @@ export interface Config {
   csvMaxBytes: number
   /** Least time between two checkpoints of a CSV profile, in ms (a checkpoint carries the partial statistics). */
   csvCheckpointMs: number
+  /** Built-in job types to register: any of sleep, csv-profile, http-check. */
+  builtIns: string[]
+  /** This process's id in leases; unique per process (default: host, pid and a random part). */
+  nodeId: string
+  /** How long a node's claim on a running job holds without a heartbeat, in ms. */
+  leaseMs: number
+  /** Least time between two looks for work that nothing announced, in ms. */
+  pollMs: number
+  /** How long a server waits for another one to release the data folder, in ms. */
+  lockWaitMs: number
   logLevel: string
 }
+
+/** The built-in job types a server can register. */
+export const BUILT_INS = ['sleep', 'csv-profile', 'http-check'] as const
 
 /** Reads and validates the environment; a bad value throws an error that names the variable. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
@@ -69,8 +89,26 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     replayBuffer: raw.JOBCAST_REPLAY_BUFFER,
     csvMaxBytes: raw.JOBCAST_CSV_MAX_BYTES,
     csvCheckpointMs: raw.JOBCAST_CSV_CHECKPOINT_MS,
+    builtIns: parseBuiltIns(raw.JOBCAST_BUILT_INS),
+    nodeId: raw.JOBCAST_NODE_ID === '' ? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` : raw.JOBCAST_NODE_ID,
+    leaseMs: raw.JOBCAST_LEASE_MS,
+    pollMs: raw.JOBCAST_POLL_MS,
+    lockWaitMs: raw.JOBCAST_LOCK_WAIT_MS,
     logLevel: raw.LOG_LEVEL
   }
+}
+
+/** The defaults of every setting, overridden by `overrides`: what an embedding application starts from. */
+export function resolveConfig (overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({}), ...overrides }
+}
+
+function parseBuiltIns (value: string): string[] {
+  const names = value.split(',').map((n) => n.trim()).filter((n) => n !== '')
+  for (const name of names) {
+    if (!(BUILT_INS as readonly string[]).includes(name)) throw new Error(`env/JOBCAST_BUILT_INS lists "${name}"; the built-in job types are ${BUILT_INS.join(', ')}`)
+  }
+  return names
 }
 
 const TOKEN_PAIR = /^([A-Za-z0-9_.-]{1,64}):(\S{8,})$/

@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
 import app from './app.ts'
 import type { Config } from './config.ts'
 import type { JobDefinition } from './core/define-job.ts'
@@ -15,7 +14,6 @@ export async function createServer (config: Config, jobTypes: JobDefinition[] = 
     // Shutdown closes idle keep-alive sockets at once instead of waiting for them.
     forceCloseConnections: 'idle'
   })
-  // fp() exposes the app's decorators (firstRunToken, jobs…) on the instance returned here.
-  await fastify.register(fp(app), { config, jobTypes })
+  await fastify.register(app, { config, jobTypes })
   return fastify
 }

@@ -47,12 +47,17 @@ export class PermanentError extends JobcastError {
   }
 }
 
-/** The reason a job's AbortSignal fires: canceled by its owner, timed out, or stopped by shutdown. */
-export class AbortReason extends JobcastError {
-  readonly kind: 'canceled' | 'timeout' | 'shutdown'
+/** Why a job's AbortSignal fired: canceled by its owner, timed out, stopped by shutdown, or its lease was taken over. */
+export type AbortKind = 'canceled' | 'timeout' | 'shutdown' | 'lease-lost'
 
-  constructor (kind: 'canceled' | 'timeout' | 'shutdown', message: string) {
-    super(kind === 'canceled' ? 'CANCELED' : kind === 'timeout' ? 'TIMEOUT' : 'SHUTDOWN', message, 500)
+const ABORT_CODES: Record<AbortKind, string> = { canceled: 'CANCELED', timeout: 'TIMEOUT', shutdown: 'SHUTDOWN', 'lease-lost': 'LEASE_LOST' }
+
+/** The reason a job's AbortSignal fires; `kind` says which. */
+export class AbortReason extends JobcastError {
+  readonly kind: AbortKind
+
+  constructor (kind: AbortKind, message: string) {
+    super(ABORT_CODES[kind], message, 500)
     this.name = 'AbortReason'
     this.kind = kind
   }

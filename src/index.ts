@@ -1,6 +1,6 @@
-// The library face of jobcast: what a job type file and an embedding server import.
-export { default as jobcast, type AppOptions } from './app.ts'
-export { loadConfig, type Config } from './config.ts'
+// The library face of jobcast: the plugin (default export) and what a job type file and an embedding app import.
+export { default, default as jobcast, type JobcastHandle, type JobcastOptions } from './plugin.ts'
+export { loadConfig, resolveConfig, type Config } from './config.ts'
 export {
   defineJob,
   MiB,
@@ -14,7 +14,9 @@ export {
   type ProgressUpdate,
   type RetryPolicy
 } from './core/define-job.ts'
-export type { BusEvents, EventBus, JobEvent, JobEventKind } from './core/event-bus.ts'
 export { responseError } from './core/http-errors.ts'
+export type { JobcastService } from './core/jobcast-service.ts'
+export type { JobEventKind, JobError, JobFile, JobQuery, JobRecord, JobState, Progress } from './core/model.ts'
 export { AbortReason, ClientError, JobcastError, PermanentError, RetryableError } from './errors.ts'
-export type { JobError, JobFile, JobRecord, JobState, Progress } from './adapters/sqlite/types.ts'
+export type { Authenticate, FileStore, JobEvent, JobEvents, JobStore, UserStore } from './ports/index.ts'
+export type { JobSummary, JobView } from './schemas/job.ts'

@@ -13,15 +13,15 @@ export async function startServer (config: Config): Promise<void> {
   })
 
   const address = await fastify.listen({ port: config.port, host: config.host })
-  if (fastify.firstRunToken !== undefined) {
+  if (fastify.jobcast.firstRunToken !== undefined) {
     // Printed once, on the first start of an empty data folder: the only time this token is shown.
     process.stdout.write([
       '',
       'jobcast: first start, created user "demo". Its token (shown only now):',
-      `  ${fastify.firstRunToken}`,
+      `  ${fastify.jobcast.firstRunToken}`,
       'Try it:',
-      `  curl -H "Authorization: Bearer ${fastify.firstRunToken}" -H "Content-Type: application/json" -d '{"seconds":5}' ${address}/api/jobs/sleep`,
-      `  curl -N -H "Authorization: Bearer ${fastify.firstRunToken}" ${address}/api/events`,
+      `  curl -H "Authorization: Bearer ${fastify.jobcast.firstRunToken}" -H "Content-Type: application/json" -d '{"seconds":5}' ${address}/api/jobs/sleep`,
+      `  curl -N -H "Authorization: Bearer ${fastify.jobcast.firstRunToken}" ${address}/api/events`,
       ''
     ].join('\n') + '\n')
   }

@@ -1,14 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { openDatabase } from '../src/adapters/sqlite/database.ts'
+import { COLUMN_FIELDS, FIELDS, insertValues, toRecord } from '../src/adapters/sqlite/job-row.ts'
 import app from '../src/app.ts'
 import { loadConfig, type Config } from '../src/config.ts'
 import type { JobDefinition } from '../src/core/define-job.ts'
-import type { JobEvent } from '../src/core/event-bus.ts'
+import type { JobEventKind, JobRecord, JobState } from '../src/core/model.ts'
 import type { JobView } from '../src/schemas/job.ts'
-import type { JobRecord, JobState } from '../src/adapters/sqlite/types.ts'
 
 /** The subset of tap's Test the helpers use. */
 export interface Teardown {
@@ -39,6 +39,8 @@ export function testConfig (t: Teardown, overrides: Partial<Config> = {}): Confi
     tokens: Object.entries(TOKENS).map(([user, token]) => ({ user, token })),
     progressIntervalMs: 50,
     shutdownGraceMs: 2000,
+    builtIns: ['sleep', 'csv-profile', 'http-check'],
+    lockWaitMs: 2000,
     ...overrides
   }
 }
@@ -46,25 +48,40 @@ export function testConfig (t: Teardown, overrides: Partial<Config> = {}): Confi
 /** Builds the app (not listening) and closes it on teardown. */
 export async function build (t: Teardown, overrides: Partial<Config> = {}, jobTypes: JobDefinition[] = []): Promise<FastifyInstance> {
   const fastify = Fastify({ logger: false })
-  // fp() lifts the app's decorators (jobs, bus, stores) to this instance, so tests can reach them.
-  await fastify.register(fp(app), { config: testConfig(t, overrides), jobTypes })
+  await fastify.register(app, { config: testConfig(t, overrides), jobTypes })
   t.teardown(async () => { await fastify.close() })
   await fastify.ready()
   return fastify
 }
 
+/** A job event as tests record it: its kind and the job after it. */
+export interface RecordedEvent {
+  kind: JobEventKind
+  job: JobRecord
+}
+
+/** Calls `listener` with every job event of this node from now on; returns the unsubscribe function. */
+export function onJobEvent (fastify: FastifyInstance, listener: (event: RecordedEvent) => void): () => void {
+  return fastify.jobcast.service.events.subscribe(({ kind, job }) => {
+    if (job !== undefined) listener({ kind, job })
+  })
+}
+
 /** Resolves with the job once `predicate` holds for it (checked now, then on every event of the job). */
 export async function waitForJob (fastify: FastifyInstance, owner: string, id: string, predicate: (job: JobRecord) => boolean): Promise<JobRecord> {
-  const now = fastify.jobs.get(owner, id)
-  if (now !== undefined && predicate(now)) return now
-  return await new Promise((resolve) => {
-    const onJob = ({ job }: JobEvent): void => {
-      if (job.id !== id || !predicate(job)) return
-      fastify.bus.off('job', onJob)
-      resolve(job)
-    }
-    fastify.bus.on('job', onJob)
+  let unsubscribe = (): void => {}
+  const changed = new Promise<JobRecord>((resolve) => {
+    unsubscribe = onJobEvent(fastify, ({ job }) => {
+      if (job.id === id && predicate(job)) resolve(job)
+    })
   })
+  try {
+    const now = await fastify.jobcast.get(owner, id)
+    if (now !== undefined && predicate(now)) return now
+    return await changed
+  } finally {
+    unsubscribe()
+  }
 }
 
 /** Resolves once the job is in one of `states`. */
@@ -100,11 +117,32 @@ export async function startJob (fastify: FastifyInstance, user: keyof typeof AUT
   return res.json<JobView>()
 }
 
-/** Records every bus event (kind and job) from now until teardown. */
-export function recordEvents (t: Teardown, fastify: FastifyInstance): JobEvent[] {
-  const events: JobEvent[] = []
-  const onJob = (event: JobEvent): void => { events.push(event) }
-  fastify.bus.on('job', onJob)
-  t.teardown(() => { fastify.bus.off('job', onJob) })
+/** Records every job event (kind and job) from now until teardown. */
+export function recordEvents (t: Teardown, fastify: FastifyInstance): RecordedEvent[] {
+  const events: RecordedEvent[] = []
+  t.teardown(onJobEvent(fastify, (event) => { events.push(event) }))
   return events
+}
+
+/** Writes job rows straight into a data folder's database (a state a crash could leave), before a server opens it. */
+export function seedJobs (dataDir: string, jobs: JobRecord[]): void {
+  const db = openDatabase(dataDir)
+  try {
+    const columns = ['id', ...FIELDS.flatMap((f) => COLUMN_FIELDS[f]), 'version']
+    const insert = db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
+    for (const job of jobs) insert.run(insertValues(job))
+  } finally {
+    db.close()
+  }
+}
+
+/** Reads one job row from a data folder's database (the server that wrote it is closed). */
+export function readJob (dataDir: string, id: string): JobRecord | undefined {
+  const db = openDatabase(dataDir)
+  try {
+    const row = db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Record<string, unknown> | undefined
+    return row === undefined ? undefined : toRecord(row)
+  } finally {
+    db.close()
+  }
 }

@@ -16,7 +16,7 @@ import { Type } from 'typebox'
 import app from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { defineJob } from '../../src/core/define-job.ts'
-import type { JobEvent } from '../../src/core/event-bus.ts'
+import type { JobEvent } from '../../src/ports/job-events.ts'
 
 /** Wall clock in ms with sub-ms resolution, comparable across processes of one host. */
 const nowAbs = (): number => performance.timeOrigin + performance.now()
@@ -54,25 +54,26 @@ process.on('message', (message: { type: string, users?: number, updates?: number
     const m = process.memoryUsage()
     send({ type: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers })
   } else if (message.type === 'stats') {
-    fastify.server.getConnections((_err, connections) => { send({ type: 'stats', clients: fastify.streams.clientCount, connections }) })
+    fastify.server.getConnections((_err, connections) => { send({ type: 'stats', clients: fastify.jobcast.streams.clientCount, connections }) })
   } else if (message.type === 'run') {
     const started = performance.now()
     const lag = monitorEventLoopDelay({ resolution: 5 })
     lag.enable()
     const pending = new Set<string>()
-    const onJob = ({ kind, job }: JobEvent): void => {
+    let unsubscribe = (): void => {}
+    const onJob = ({ kind, jobId }: JobEvent): void => {
       if (kind !== 'completed' && kind !== 'failed') return
-      if (!pending.delete(job.id) || pending.size > 0) return
-      fastify.bus.off('job', onJob)
+      if (!pending.delete(jobId) || pending.size > 0) return
+      unsubscribe()
       lag.disable()
       send({ type: 'ran', ms: performance.now() - started, lagP99: lag.percentile(99) / 1e6, cpu: process.cpuUsage() })
     }
-    fastify.bus.on('job', onJob)
+    unsubscribe = fastify.jobcast.service.events.subscribe(onJob)
     const jobs = message.users ?? 1
     const gapMs = message.gapMs ?? 0
     Promise.all(tokens.slice(0, jobs).map(async ({ user }, i) => {
       const offsetMs = message.stagger === true ? (i * gapMs) / jobs : 0
-      const { job } = await fastify.jobs.submit(user, 'sse-bench', { updates: message.updates, gapMs, offsetMs })
+      const { job } = await fastify.jobcast.submit(user, 'sse-bench', { updates: message.updates, gapMs, offsetMs })
       pending.add(job.id)
     })).catch((err: unknown) => { send({ type: 'error', message: (err as Error).message }) })
   }

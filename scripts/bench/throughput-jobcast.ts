@@ -1,19 +1,18 @@
-// jobcast end to end, in process (the library face): builds the app as test/helper.ts does (fastify-plugin
-// around src/app.ts, logger off, a fresh data folder, the SQLite store) with a `noop` job type, then calls
-// `app.jobs.submit(owner, 'noop', {})` N times, BATCH at once (as BullMQ's yardstick adds with addBulk in batches
+// jobcast end to end, in process (the library face): builds the app as test/helper.ts does (src/app.ts,
+// logger off, a fresh data folder, the SQLite store) with a `noop` job type, then calls
+// `app.jobcast.submit(owner, 'noop', {})` N times, BATCH at once (as BullMQ's yardstick adds with addBulk in batches
 // of 100; BATCH=1 is one producer awaiting each start), and measures from the first submit to the last job's
-// `completed` event on `app.bus`. Config `concurrency` and `userConcurrency`
+// `completed` event of `app.jobcast.service.events`. Config `concurrency` and `userConcurrency`
 // are both set to each of CONC. Prints one line per run and, last, one JSON line with every figure.
 //
 //   node --import tsx scripts/bench/throughput-jobcast.ts   (env: N=20000 CONC=1,10,100 RUNS=1 WARMUP=500 BATCH=100)
 import Fastify, { type FastifyInstance } from 'fastify'
-import fp from 'fastify-plugin'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import app from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
-import type { JobEvent } from '../../src/core/event-bus.ts'
+import type { JobEvent } from '../../src/ports/job-events.ts'
 import { envInt, envInts, fmt } from './lib.ts'
 import { noopJob } from './noop-job.ts'
 
@@ -45,7 +44,7 @@ async function build (concurrency: number, dataDir: string): Promise<FastifyInst
     userConcurrency: concurrency,
     maxQueuedPerUser: 10_000_000
   }
-  await fastify.register(fp(app), { config, jobTypes: [noopJob] })
+  await fastify.register(app, { config, jobTypes: [noopJob] })
   await fastify.ready()
   return fastify
 }
@@ -62,15 +61,15 @@ async function drive (fastify: FastifyInstance, count: number): Promise<{ t0: nu
       if (++completed === count) resolveDone(performance.now())
     }
   }
-  fastify.bus.on('job', onJob)
+  const unsubscribe = fastify.jobcast.service.events.subscribe(onJob)
   const t0 = performance.now()
   for (let i = 0; i < count; i += BATCH) {
     const batch = Math.min(BATCH, count - i)
-    await Promise.all(Array.from({ length: batch }, async () => await fastify.jobs.submit(OWNER, 'noop', {})))
+    await Promise.all(Array.from({ length: batch }, async () => await fastify.jobcast.submit(OWNER, 'noop', {})))
   }
   const tSubmitted = performance.now()
   const tEnd = await done
-  fastify.bus.off('job', onJob)
+  unsubscribe()
   if (failed > 0) throw new Error(`${failed} noop jobs did not complete`)
   return { t0, tSubmitted, tEnd }
 }

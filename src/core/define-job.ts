@@ -1,7 +1,7 @@
 import type { Static, TSchema } from 'typebox'
 import type { Logger } from 'pino'
 import type { Readable } from 'node:stream'
-import type { JobFile, Progress } from '../adapters/sqlite/types.ts'
+import type { JobFile, Progress } from './model.ts'
 
 /** Bytes in a mebibyte, for `files.maxBytes`. */
 export const MiB = 1024 * 1024
@@ -86,7 +86,7 @@ export interface JobContext<Input = unknown> {
   /** Runs `fn` over `items` with bounded concurrency and per-item timeouts, collecting per-item failures. */
   map<T, R> (items: readonly T[], fn: (item: T, index: number, signal: AbortSignal) => Promise<R>, options?: MapOptions): Promise<MapResult<R>>
   /** Saves state durably so that a re-run can resume from it (`lastCheckpoint`). */
-  checkpoint (state: unknown): void
+  checkpoint (state: unknown): Promise<void>
   /** Writes an output file, downloadable by the owner at `/api/jobs/:id/artifacts/:name`. */
   artifact (name: string, source: ArtifactSource, options?: { contentType?: string }): Promise<{ name: string, size: number }>
 }

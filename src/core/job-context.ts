@@ -1,14 +1,11 @@
-import { createWriteStream } from 'node:fs'
-import { mkdir, stat, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { Logger } from 'pino'
 import { JobcastError, toJobError } from '../errors.ts'
-import type { JobStore } from '../adapters/sqlite/types.ts'
+import type { FileStore } from '../ports/file-store.ts'
+import type { JobStore } from '../ports/job-store.ts'
 import type { ArtifactSource, JobContext, MapOptions, MapOutcome, MapResult } from './define-job.ts'
+import { isSafeFileName } from './job-files.ts'
 import type { LiveJob } from './live-job.ts'
-import { artifactsDir, isSafeFileName } from './job-files.ts'
 
 /** What a job keeps in its checkpoint column: the handler's own state and the results of finished steps. */
 interface StoredCheckpoint {
@@ -16,20 +13,23 @@ interface StoredCheckpoint {
   steps?: Record<string, unknown>
 }
 
+/** What a context needs besides the running job. */
+export interface JobContextDeps {
+  store: JobStore
+  files: FileStore
+  log: Logger
+}
+
 /** Builds the context a handler runs with. */
-export function createJobContext (live: LiveJob, store: JobStore, filesDir: string, log: Logger): JobContext {
+export function createJobContext (live: LiveJob, { store, files, log }: JobContextDeps): JobContext {
   const record = live.record
   const saved = (record.checkpoint ?? {}) as StoredCheckpoint
   const checkpoint: StoredCheckpoint = { state: saved.state, steps: { ...saved.steps } }
   const signal = live.controller.signal
-  const jobDir = join(filesDir, record.id)
-  // A checkpoint is committed at once: it is what a re-run after a crash resumes from.
-  const persist = (): void => {
-    // A copy: the live record must not change when the handler later mutates its state object.
-    const copy = structuredClone(checkpoint)
-    live.record = { ...live.record, checkpoint: copy }
-    store.update(record.id, { checkpoint: copy })
-    store.flush()
+  // A checkpoint is written at once: it is what a re-run after a crash resumes from. A copy, so that the handler
+  // may go on mutating its state object.
+  const persist = async (): Promise<void> => {
+    await live.write(undefined, { checkpoint: structuredClone(checkpoint) })
   }
 
   const ctx: JobContext = {
@@ -39,7 +39,7 @@ export function createJobContext (live: LiveJob, store: JobStore, filesDir: stri
     attempt: record.attempt,
     maxAttempts: record.maxAttempts,
     input: record.input,
-    files: record.files.map((f) => ({ ...f, path: join(jobDir, f.path) })),
+    files: record.files.map((f) => ({ ...f, path: files.localPath(record.id, f.path) })),
     signal,
     log,
     lastCheckpoint: saved.state,
@@ -47,9 +47,9 @@ export function createJobContext (live: LiveJob, store: JobStore, filesDir: stri
 
     progress: (update) => { live.progress(update) },
 
-    checkpoint (state) {
+    async checkpoint (state) {
       checkpoint.state = state
-      persist()
+      await persist()
     },
 
     async step (name, fn) {
@@ -60,7 +60,7 @@ export function createJobContext (live: LiveJob, store: JobStore, filesDir: stri
       live.progress({ stage: name })
       const value = await fn()
       checkpoint.steps = { ...checkpoint.steps, [name]: value ?? null }
-      persist()
+      await persist()
       return value
     },
 
@@ -68,24 +68,18 @@ export function createJobContext (live: LiveJob, store: JobStore, filesDir: stri
 
     async artifact (name, source, options) {
       if (!isSafeFileName(name)) throw new JobcastError('INVALID_ARTIFACT_NAME', `artifact name "${name}" may only hold letters, digits, ".", "-" and "_"`)
-      const dir = artifactsDir(filesDir, record.id)
-      await mkdir(dir, { recursive: true })
-      const path = join(dir, name)
-      await writeSource(path, source, signal)
-      const { size } = await stat(path)
-      store.addArtifact({ jobId: record.id, name, size, contentType: options?.contentType ?? 'application/octet-stream', createdAt: Date.now() })
+      const size = await files.write(record.id, `artifacts/${name}`, toStream(source), { signal })
+      await store.addArtifact({ jobId: record.id, name, size, contentType: options?.contentType ?? 'application/octet-stream', createdAt: Date.now() })
       return { name, size }
     }
   }
   return ctx
 }
 
-async function writeSource (path: string, source: ArtifactSource, signal: AbortSignal): Promise<void> {
-  if (typeof source === 'string' || source instanceof Uint8Array) {
-    await writeFile(path, source, { signal })
-    return
-  }
-  await pipeline(source instanceof Readable ? source : Readable.from(source), createWriteStream(path), { signal })
+function toStream (source: ArtifactSource): Readable | AsyncIterable<Uint8Array> {
+  if (typeof source === 'string') return Readable.from([Buffer.from(source)])
+  if (source instanceof Uint8Array) return Readable.from([source])
+  return source
 }
 
 // Bounded pool over items: per-item abort on timeout, failures collected (or fatal with failFast).

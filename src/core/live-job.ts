@@ -1,45 +1,111 @@
-import type { JobRecord, JobStore, Progress } from '../adapters/sqlite/types.ts'
-import type { EventBus, JobEventKind } from './event-bus.ts'
 import type { ProgressUpdate } from './define-job.ts'
+import type { JobEventKind, JobPatch, JobRecord, Progress } from './model.ts'
 
-/** How often a running job's progress may reach listeners and the store. */
-export interface ProgressRates {
-  /** Least time between two progress events of one job, in ms. */
-  emitIntervalMs: number
-  /** Least time between two progress writes of one job to the store, in ms. */
-  writeIntervalMs: number
-}
+/** Writes a change of a running job: a transition when `kind` is given, a silent write otherwise; undefined when it lost the job. */
+export type LiveWrite = (job: JobRecord, kind: JobEventKind | undefined, patch: JobPatch) => Promise<JobRecord | undefined>
 
 /** What the handler is told when it is abandoned (it ignored its signal past the grace period). */
 export type AbandonListener = (reason: unknown) => void
 
 /**
- * A job while it runs: the live record (newer than the store by at most one write interval), its abort
- * controller, and the coalescing of progress: the latest value wins, at a bounded rate, and a state change
- * always flushes the progress before it so that listeners see the final value first.
+ * A job while it runs on this node: its latest record, its abort controller, and the coalescing of progress (the
+ * latest value wins, at most one write-and-event per `progressIntervalMs`). Its writes go one at a time, each on
+ * top of the record the previous one produced, so that compare-and-set never fails against itself.
  */
 export class LiveJob {
-  record: JobRecord
   readonly controller = new AbortController()
-  readonly #store: JobStore
-  readonly #bus: EventBus
-  readonly #rates: ProgressRates
-  #lastEmit = 0
-  #lastWrite = 0
-  #emitTimer: NodeJS.Timeout | undefined
-  #writeTimer: NodeJS.Timeout | undefined
-  #emitPending = false
-  #writePending = false
+  #record: JobRecord
+  readonly #write: LiveWrite
+  readonly #intervalMs: number
+  #chain: Promise<unknown> = Promise.resolve()
+  #pending: Progress | undefined
+  #lastFlush = 0
+  #timer: NodeJS.Timeout | undefined
   #closed = false
+  #lost = false
   #abandon: ((reason: unknown) => void) | undefined
   #graceTimer: NodeJS.Timeout | undefined
   #settled: Array<() => void> | undefined
+  #isSettled = false
 
-  constructor (record: JobRecord, store: JobStore, bus: EventBus, rates: ProgressRates) {
-    this.record = record
-    this.#store = store
-    this.#bus = bus
-    this.#rates = rates
+  constructor (record: JobRecord, write: LiveWrite, progressIntervalMs: number) {
+    this.#record = record
+    this.#write = write
+    this.#intervalMs = progressIntervalMs
+  }
+
+  /** The job as last written, with any progress not yet written on top. */
+  get record (): JobRecord {
+    return this.#pending === undefined ? this.#record : { ...this.#record, progress: this.#pending }
+  }
+
+  /** Whether a write found the job changed by someone else (its lease was taken): nothing more is written. */
+  get lost (): boolean {
+    return this.#lost
+  }
+
+  /** Queues a write after the ones before it; resolves with the record it produced (undefined once the job is lost). */
+  async write (kind: JobEventKind | undefined, patch: JobPatch): Promise<JobRecord | undefined> {
+    const run = async (): Promise<JobRecord | undefined> => {
+      if (this.#lost) return undefined
+      const next = await this.#write(this.#record, kind, patch)
+      if (next === undefined) this.#lost = true
+      else this.#record = next
+      return next
+    }
+    const result = this.#chain.then(run, run)
+    this.#chain = result.catch(() => {})
+    return await result
+  }
+
+  /** Resolves once every write queued so far has been made. */
+  async drain (): Promise<void> {
+    await this.#chain
+  }
+
+  /** Applies a progress update: derives percent and ETA; written and published at the bounded rate. */
+  progress (update: ProgressUpdate): void {
+    if (this.#closed) return
+    const previous = this.record.progress
+    const current = update.current ?? previous?.current ?? 0
+    const total = update.total !== undefined ? update.total : previous?.total ?? null
+    const percent = total !== null && total > 0 ? Math.min(100, Math.round((current / total) * 1000) / 10) : null
+    this.#pending = {
+      current,
+      total,
+      percent,
+      message: update.message !== undefined ? update.message : previous?.message ?? null,
+      stage: update.stage !== undefined ? update.stage : previous?.stage ?? null,
+      etaMs: update.etaMs !== undefined ? update.etaMs : this.#estimate(current, total)
+    }
+    if (this.#timer !== undefined) return
+    const wait = this.#lastFlush + this.#intervalMs - Date.now()
+    if (wait <= 0) {
+      void this.flushProgress()
+      return
+    }
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      void this.flushProgress()
+    }, wait)
+  }
+
+  /** Writes and publishes the progress held back, if any: a state change calls this first, so the final value is seen first. */
+  async flushProgress (): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const progress = this.#pending
+    if (progress === undefined) return
+    this.#pending = undefined
+    this.#lastFlush = Date.now()
+    await this.write('progress', { progress })
+  }
+
+  // Remaining time at the average rate so far.
+  #estimate (current: number, total: number | null): number | null {
+    const startedAt = this.#record.startedAt
+    if (total === null || startedAt === null || current <= 0 || current > total) return null
+    return Math.round(((Date.now() - startedAt) / current) * (total - current))
   }
 
   /**
@@ -68,100 +134,29 @@ export class LiveJob {
 
   /** Resolves once the job has stopped and its outcome is recorded. */
   async settled (): Promise<void> {
+    if (this.#isSettled) return
     await new Promise<void>((resolve) => { (this.#settled ??= []).push(resolve) })
   }
 
   /** Marks the outcome recorded: wakes `settled()` waiters. */
   markSettled (): void {
+    this.#isSettled = true
     for (const resolve of this.#settled ?? []) resolve()
     this.#settled = undefined
   }
 
-  get closed (): boolean {
-    return this.#closed
-  }
-
-  /** Applies a progress update: derives percent and ETA, then emits and writes it at the bounded rates. */
-  progress (update: ProgressUpdate): void {
-    if (this.#closed) return
-    const previous = this.record.progress
-    const current = update.current ?? previous?.current ?? 0
-    const total = update.total !== undefined ? update.total : previous?.total ?? null
-    const percent = total !== null && total > 0 ? Math.min(100, Math.round((current / total) * 1000) / 10) : null
-    const progress: Progress = {
-      current,
-      total,
-      percent,
-      message: update.message !== undefined ? update.message : previous?.message ?? null,
-      stage: update.stage !== undefined ? update.stage : previous?.stage ?? null,
-      etaMs: update.etaMs !== undefined ? update.etaMs : this.#estimate(current, total)
-    }
-    this.record = { ...this.record, progress }
-    this.#emitPending = true
-    this.#writePending = true
-    this.#scheduleEmit()
-    this.#scheduleWrite()
-  }
-
-  // Remaining time at the average rate so far.
-  #estimate (current: number, total: number | null): number | null {
-    const startedAt = this.record.startedAt
-    if (total === null || startedAt === null || current <= 0 || current > total) return null
-    const elapsed = Date.now() - startedAt
-    return Math.round((elapsed / current) * (total - current))
-  }
-
-  #scheduleEmit (): void {
-    if (this.#emitTimer !== undefined) return
-    const wait = this.#lastEmit + this.#rates.emitIntervalMs - Date.now()
-    if (wait <= 0) {
-      this.#flushEmit()
-      return
-    }
-    this.#emitTimer = setTimeout(() => {
-      this.#emitTimer = undefined
-      this.#flushEmit()
-    }, wait)
-  }
-
-  #flushEmit (): void {
-    if (!this.#emitPending) return
-    this.#emitPending = false
-    this.#lastEmit = Date.now()
-    this.#bus.emit('job', { kind: 'progress', job: this.record })
-  }
-
-  #scheduleWrite (): void {
-    if (this.#writeTimer !== undefined) return
-    const wait = this.#lastWrite + this.#rates.writeIntervalMs - Date.now()
-    this.#writeTimer = setTimeout(() => {
-      this.#writeTimer = undefined
-      this.#flushWrite()
-    }, Math.max(0, wait))
-  }
-
-  #flushWrite (): void {
-    if (!this.#writePending || this.#closed) return
-    this.#writePending = false
-    this.#lastWrite = Date.now()
-    this.#store.update(this.record.id, { progress: this.record.progress })
-  }
-
-  /** Emits a state change, after any progress still held back. */
-  emit (kind: JobEventKind, record: JobRecord): void {
-    this.#flushEmit()
-    this.record = record
-    this.#bus.emit('job', { kind, job: record })
-  }
-
-  /** Stops the timers; the caller writes the final state (progress included) itself. */
+  /** Stops the timers and takes no more progress; held-back progress stays in {@link record} for the final write. */
   close (): void {
-    this.#flushEmit()
     this.#closed = true
     clearTimeout(this.#graceTimer)
-    clearTimeout(this.#emitTimer)
-    clearTimeout(this.#writeTimer)
-    this.#emitTimer = undefined
-    this.#writeTimer = undefined
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  /** Progress not yet written (the final write carries it). */
+  takePending (): Progress | undefined {
+    const progress = this.#pending
+    this.#pending = undefined
+    return progress
   }
 }

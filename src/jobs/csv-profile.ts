@@ -50,7 +50,7 @@ export function csvProfileJob (options: {
         onChunk: (p) => {
           ctx.progress({ current: p.bytesDone, total: p.bytesTotal, stage: 'profiling', message: `rows ${count.format(p.rowsDone)} of ~${count.format(p.rowsEstimate)}` })
           if (Date.now() - lastCheckpoint >= options.checkpointEveryMs) {
-            ctx.checkpoint(p.checkpoint)
+            void ctx.checkpoint(p.checkpoint)
             lastCheckpoint = Date.now()
           }
         }

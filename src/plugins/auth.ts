@@ -1,53 +1,44 @@
-import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from '../config.ts'
+import type { FastifyRequest } from 'fastify'
 import { ClientError } from '../errors.ts'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** onRequest hook that sets `request.user` or answers 401. */
-    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-    /** The token of the `demo` user created on a first start with no users; printed once by the server. */
-    firstRunToken: string | undefined
-  }
-  interface FastifyRequest {
-    /** The signed-in user's name (set by `authenticate`). */
-    user: string
-  }
-}
+import type { Authenticate } from '../ports/authenticate.ts'
+import type { UserStore } from '../ports/user-store.ts'
 
 /** Name of the browser session cookie. */
 export const SESSION_COOKIE = 'jobcast_session'
 
-/** Reads one cookie from a Cookie header. */
+/** Reads one cookie from a Cookie header; a value that does not decode is no cookie. */
 export function readCookie (header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined
   for (const part of header.split(';')) {
     const eq = part.indexOf('=')
-    if (eq !== -1 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
+    if (eq === -1 || part.slice(0, eq).trim() !== name) continue
+    try {
+      return decodeURIComponent(part.slice(eq + 1).trim())
+    } catch {
+      return undefined
+    }
   }
   return undefined
 }
 
-/** Users from JOBCAST_TOKENS, a `demo` user on a first start, and the bearer-or-cookie check of /api routes. */
-export default fp<{ config: Config }>(async (fastify, { config }) => {
-  const users = fastify.userStore
-  for (const { user, token } of config.tokens) users.grantToken(user, token)
-  fastify.decorate('firstRunToken', users.count() === 0 ? users.grantToken('demo') : undefined)
-  fastify.decorateRequest('user', '')
+/** The bearer token of a request, if it sent one. */
+export function bearerToken (request: FastifyRequest): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
+}
 
-  fastify.decorate('authenticate', async (request: FastifyRequest) => {
-    const header = request.headers.authorization
-    if (header !== undefined) {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-      const user = match === null ? undefined : users.userForToken(match[1]!)
-      if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'the bearer token is not valid; send "Authorization: Bearer <token>" with a token from `npm run jobcast -- token create <user>`')
-      request.user = user
-      return
+/**
+ * jobcast's own {@link Authenticate}: `Authorization: Bearer <token>`, else the session cookie. A bearer header that
+ * is not valid is a 401 even when a cookie is present (it says what is wrong rather than falling back).
+ */
+export function tokenAuthenticate (users: UserStore): Authenticate {
+  return async (request: FastifyRequest) => {
+    if (request.headers.authorization !== undefined) {
+      const token = bearerToken(request)
+      const user = token === undefined ? undefined : await users.userForToken(token)
+      if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'the bearer token is not valid; send "Authorization: Bearer <token>" with a token from `jobcast token create <user>`')
+      return user
     }
     const session = readCookie(request.headers.cookie, SESSION_COOKIE)
-    const user = session === undefined ? undefined : users.userForSession(session)
-    if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'sign in: send "Authorization: Bearer <token>", or POST /api/session with the token to get a session cookie')
-    request.user = user
-  })
-}, { name: 'auth', dependencies: ['job-store'] })
+    return session === undefined ? undefined : await users.userForSession(session)
+  }
+}

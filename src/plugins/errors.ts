@@ -1,10 +1,9 @@
-import fp from 'fastify-plugin'
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError } from 'fastify'
+import type { FastifyError, FastifyInstance } from 'fastify'
 import { ClientError, JobcastError } from '../errors.ts'
 
-/** One error handler: 4xx say what to fix, 5xx are logged and hidden; unknown routes get a JSON 404. */
-export default fp(async (fastify) => {
+/** jobcast's one error handler, set on its own (encapsulated) routes: 4xx say what to fix, 5xx are logged and hidden. */
+export function setErrorHandler (fastify: FastifyInstance): void {
   fastify.setErrorHandler((err: FastifyError | JobcastError, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (err instanceof ClientError) reply.headers(err.headers)
@@ -16,7 +15,11 @@ export default fp(async (fastify) => {
     const code = (err as FastifyError).validation !== undefined ? 'INVALID_REQUEST' : err.code ?? 'BAD_REQUEST'
     return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
   })
+}
+
+/** A JSON 404 for unknown routes (the standalone server's; an embedding host keeps its own). */
+export function setNotFoundHandler (fastify: FastifyInstance): void {
   fastify.setNotFoundHandler((request, reply) => {
     return reply.code(404).send({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.method} ${request.url.split('?')[0]}` })
   })
-}, { name: 'errors' })
+}

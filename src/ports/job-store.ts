@@ -1,4 +1,4 @@
-import type { ArtifactRecord, JobPatch, JobQuery, JobRecord } from '../core/model.ts'
+import type { ArtifactRecord, JobPatch, JobQuery, JobRecord, JobState } from '../core/model.ts'
 
 /** The bounds a claim must respect, cluster-wide where the store is shared. */
 export interface ClaimBounds {
@@ -34,6 +34,8 @@ export interface JobStore {
   recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]>
   /** Queued jobs of the owner. */
   countQueued (owner: string): Promise<number>
+  /** How many jobs there are of each type in each state (for metrics and health). */
+  countByState (): Promise<Array<{ type: string, state: JobState, count: number }>>
   /**
    * Compare-and-set: applies `patch` if the stored job still has `job.version`, raising the version by one.
    * Resolves with the job as written, or undefined when another writer changed it first (re-read and decide again).

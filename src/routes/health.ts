@@ -1,12 +1,22 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
-/** GET /healthz: liveness, with the work in hand. */
+/** GET /healthz: liveness, the store included (503 when it cannot write), and the work running on this node. */
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/healthz', {
     schema: {
-      response: { 200: Type.Object({ status: Type.Literal('ok'), running: Type.Integer(), queued: Type.Integer() }) }
+      summary: 'Liveness: the store can write, and the work running on this node',
+      response: {
+        200: Type.Object({ status: Type.Literal('ok'), running: Type.Integer(), store: Type.Object({ ok: Type.Boolean() }) }),
+        503: Type.Object({ status: Type.Literal('unhealthy'), running: Type.Integer(), store: Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) }) })
+      }
     }
-  }, async () => ({ status: 'ok' as const, ...fastify.jobs.stats }))
+  }, async (_request, reply) => {
+    const { service } = fastify.jobcast
+    const store = await service.store.health()
+    const running = service.runner.running
+    if (!store.ok) return await reply.code(503).send({ status: 'unhealthy' as const, running, store })
+    return { status: 'ok' as const, running, store: { ok: true } }
+  })
 }
 export default health

@@ -1,89 +1,57 @@
-import type { JobEventKind } from '../core/event-bus.ts'
-import { Fifo } from '../lib/fifo.ts'
-import { formatCursor, parseCursor } from './cursor.ts'
+import type { Logger } from 'pino'
+import { TERMINAL_EVENTS } from '../core/model.ts'
+import type { JobEvent, JobEvents, Unsubscribe } from '../ports/job-events.ts'
 import { sseFrame } from './frame.ts'
-
-/** An event as the hub keeps it: its cursor, what it is about, and its wire frame (built once for all clients). */
-export interface StreamEvent {
-  readonly seq: number
-  readonly id: string
-  readonly kind: JobEventKind
-  readonly jobId: string
-  readonly batchId: string | null
-  readonly terminal: boolean
-  readonly frame: string
-}
 
 /** One open stream of one user. */
 export interface StreamClient {
   readonly user: string
   /** Whether this stream carries the event (all of the user's, or one job's, or one batch's). */
-  wants: (event: StreamEvent) => boolean
-  /** Writes a frame; false when the client cannot keep up and should be dropped. */
+  wants: (event: JobEvent) => boolean
+  /** Writes a frame; false when the client cannot keep up and must be dropped. */
   write: (frame: string) => boolean
   /** Ends the stream. */
   close: () => void
   /** Whether the stream ends after this event (a one-job stream after the job's terminal event). */
-  endsAfter?: (event: StreamEvent) => boolean
+  endsAfter?: (event: JobEvent) => boolean
 }
 
-/** Settings of the hub. */
-export interface StreamHubOptions {
-  /** Events kept per user for resume. */
-  bufferSize: number
-  /** A channel with no client and no event for this long is dropped (its cursors then get a snapshot). */
-  idleMs?: number
-  /** Distinguishes this process's cursors from those of an earlier run. */
-  epoch?: string
+// A client and the events that arrived while its first frames (snapshot or replay) were being read.
+interface Attached {
+  client: StreamClient
+  held: JobEvent[] | undefined
 }
 
-// One user's stream state: recent events for replay, and the open clients.
-interface Channel {
-  ring: Fifo<StreamEvent>
-  /** Events with seq <= floor are not in the ring any more (or came before the channel existed). */
-  floor: number
-  clients: Set<StreamClient>
-  lastActive: number
-}
+const frames = new WeakMap<JobEvent, string>()
 
-const TERMINAL: ReadonlySet<JobEventKind> = new Set(['completed', 'failed', 'canceled'])
-
-// The frame is built on first use: the events of a user with no open stream are mostly never sent, nor serialized.
-class HubEvent implements StreamEvent {
-  readonly terminal: boolean
-  #data: string | (() => string)
-  #frame: string | undefined
-
-  constructor (readonly seq: number, readonly id: string, readonly kind: JobEventKind, readonly jobId: string, readonly batchId: string | null, data: string | (() => string)) {
-    this.terminal = TERMINAL.has(kind)
-    this.#data = data
+/** The SSE frame of an event, built once whatever the number of clients. */
+export function eventFrame (event: JobEvent): string {
+  let frame = frames.get(event)
+  if (frame === undefined) {
+    frame = sseFrame(event.kind, event.cursor, event.data)
+    frames.set(event, frame)
   }
+  return frame
+}
 
-  get frame (): string {
-    if (this.#frame === undefined) {
-      this.#frame = sseFrame(this.kind, this.id, typeof this.#data === 'string' ? this.#data : this.#data())
-      this.#data = ''
-    }
-    return this.#frame
-  }
+/** Whether an event ends its job's story. */
+export function isTerminal (event: JobEvent): boolean {
+  return TERMINAL_EVENTS.has(event.kind)
 }
 
 /**
- * Per-user fan-out of job events to SSE clients, with a bounded replay buffer per user. Sequence numbers are
- * global and increasing, so a cursor is valid for exactly one user's channel and never points into a newer one.
+ * This node's SSE clients, per user, fed from {@link JobEvents}. A client is attached before its first frames are
+ * read, holding the events that arrive meanwhile, so that nothing falls between the replay and the live stream.
  */
 export class StreamHub {
-  readonly epoch: string
-  readonly #bufferSize: number
-  readonly #idleMs: number
-  readonly #channels = new Map<string, Channel>()
-  #seq = 0
+  readonly #users = new Map<string, Map<StreamClient, Attached>>()
+  readonly #unsubscribe: Unsubscribe
+  readonly #log: Pick<Logger, 'warn'>
   #clients = 0
 
-  constructor (options: StreamHubOptions) {
-    this.#bufferSize = options.bufferSize
-    this.#idleMs = options.idleMs ?? 10 * 60_000
-    this.epoch = options.epoch ?? Date.now().toString(36)
+  constructor (events: JobEvents, log: Pick<Logger, 'warn'>) {
+    this.#log = log
+    this.#unsubscribe = events.subscribe((event) => { this.#publish(event) })
   }
 
   /** Open streams, all users together. */
@@ -91,85 +59,89 @@ export class StreamHub {
     return this.#clients
   }
 
-  /** Users with a channel (for tests and metrics). */
-  get channelCount (): number {
-    return this.#channels.size
+  /** Open streams of one user. */
+  clientsOf (user: string): number {
+    return this.#users.get(user)?.size ?? 0
   }
 
-  /** The cursor of "now" for `user`: resuming from it replays every later event. */
-  cursor (user: string): string {
-    this.#channel(user)
-    return formatCursor({ epoch: this.epoch, seq: this.#seq })
-  }
-
-  /** Records an event for its owner and writes it to every client of theirs that wants it; `data` is JSON, or makes it. */
-  publish (user: string, kind: JobEventKind, jobId: string, batchId: string | null, data: string | (() => string)): StreamEvent {
-    // The channel first: one created now starts before this event (its floor is the previous seq), so it keeps it.
-    const channel = this.#channel(user)
-    const seq = ++this.#seq
-    const event = new HubEvent(seq, formatCursor({ epoch: this.epoch, seq }), kind, jobId, batchId, data)
-    channel.lastActive = Date.now()
-    channel.ring.push(event)
-    while (channel.ring.size > this.#bufferSize) channel.floor = channel.ring.shift()!.seq
-    for (const client of channel.clients) {
-      if (!client.wants(event)) continue
-      // A client that cannot keep up is dropped; it resumes from its last event id when it reconnects.
-      if (!client.write(event.frame) || client.endsAfter?.(event) === true) this.detach(client)
-    }
-    return event
-  }
-
-  /** Events of `user` after `lastEventId`; undefined when they cannot all be replayed (too old, or another run). */
-  since (user: string, lastEventId: string): StreamEvent[] | undefined {
-    const cursor = parseCursor(lastEventId)
-    const channel = this.#channels.get(user)
-    if (cursor === undefined || channel === undefined || cursor.epoch !== this.epoch) return undefined
-    if (cursor.seq < channel.floor || cursor.seq > this.#seq) return undefined
-    const missed: StreamEvent[] = []
-    // The ring is small and ordered; a scan is simpler than a search and fast enough.
-    for (let i = 0, event = channel.ring.at(i); event !== undefined; event = channel.ring.at(++i)) {
-      if (event.seq > cursor.seq) missed.push(event)
-    }
-    return missed
-  }
-
-  /** Adds a client to its user's channel. */
+  /** Adds a client that holds its events until {@link release}. */
   attach (client: StreamClient): void {
-    const channel = this.#channel(client.user)
-    if (channel.clients.has(client)) return
-    channel.clients.add(client)
+    let clients = this.#users.get(client.user)
+    if (clients === undefined) {
+      clients = new Map()
+      this.#users.set(client.user, clients)
+    }
+    if (clients.has(client)) return
+    clients.set(client, { client, held: [] })
     this.#clients++
+  }
+
+  /**
+   * Writes the client's first events (a replay, or the events after its snapshot), then what arrived meanwhile that
+   * they do not already hold, and from then on writes live. False when the client was dropped or its stream ended.
+   */
+  release (client: StreamClient, first: JobEvent[]): boolean {
+    const attached = this.#users.get(client.user)?.get(client)
+    if (attached === undefined) return false
+    const held = attached.held ?? []
+    attached.held = undefined
+    const sent = new Set(first.map((e) => e.cursor))
+    for (const event of [...first, ...held.filter((e) => !sent.has(e.cursor))]) {
+      if (!this.#deliver(attached, event)) return false
+    }
+    return true
+  }
+
+  /** Writes a frame that is not an event (a snapshot) through the slow-client check; false when the client was dropped. */
+  writeFrame (client: StreamClient, frame: string): boolean {
+    if (client.write(frame)) return true
+    this.#drop(client)
+    return false
   }
 
   /** Removes a client (closing it); safe to call twice. */
   detach (client: StreamClient): void {
-    const channel = this.#channels.get(client.user)
-    if (channel?.clients.delete(client) !== true) return
+    const clients = this.#users.get(client.user)
+    if (clients?.delete(client) !== true) return
     this.#clients--
-    channel.lastActive = Date.now()
+    if (clients.size === 0) this.#users.delete(client.user)
     client.close()
   }
 
-  /** Closes every stream (shutdown). */
+  /** Closes every stream and stops listening (shutdown). */
   closeAll (): void {
-    for (const channel of this.#channels.values()) {
-      for (const client of channel.clients) this.detach(client)
+    this.#unsubscribe()
+    for (const clients of [...this.#users.values()]) {
+      for (const client of [...clients.keys()]) this.detach(client)
     }
   }
 
-  /** Drops channels with no client that have been quiet for the idle time. */
-  sweep (now = Date.now()): void {
-    for (const [user, channel] of this.#channels) {
-      if (channel.clients.size === 0 && now - channel.lastActive >= this.#idleMs) this.#channels.delete(user)
+  #publish (event: JobEvent): void {
+    const clients = this.#users.get(event.owner)
+    if (clients === undefined) return
+    for (const attached of [...clients.values()]) {
+      if (attached.held !== undefined) attached.held.push(event)
+      else this.#deliver(attached, event)
     }
   }
 
-  #channel (user: string): Channel {
-    let channel = this.#channels.get(user)
-    if (channel === undefined) {
-      channel = { ring: new Fifo(), floor: this.#seq, clients: new Set(), lastActive: Date.now() }
-      this.#channels.set(user, channel)
+  // Writes one event if the client wants it; false when the client was dropped or its stream ended with it.
+  #deliver ({ client }: Attached, event: JobEvent): boolean {
+    if (!client.wants(event)) return true
+    if (!client.write(eventFrame(event))) {
+      this.#drop(client)
+      return false
     }
-    return channel
+    if (client.endsAfter?.(event) === true) {
+      this.detach(client)
+      return false
+    }
+    return true
+  }
+
+  // A client that cannot keep up is dropped; it resumes from its last event id when it reconnects.
+  #drop (client: StreamClient): void {
+    this.#log.warn({ user: client.user }, 'dropped an SSE client that did not keep up; it resumes from its cursor')
+    this.detach(client)
   }
 }

@@ -1,13 +1,28 @@
-import { createWriteStream } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
-import { extname, join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
-import type { FastifyRequest } from 'fastify'
+import { extname } from 'node:path'
+import type { Readable } from 'node:stream'
 import type { FilesSpec } from '../core/define-job.ts'
+import type { JobFile } from '../core/model.ts'
 import { ClientError } from '../errors.ts'
-import type { JobFile } from '../adapters/sqlite/types.ts'
+import type { FileStore } from '../ports/file-store.ts'
 
-/** What a multipart start carried: the `input` field and the files, already on disk. */
+/** One part of a multipart body, as @fastify/multipart yields it (only what an upload needs). */
+export type UploadPart =
+  | { type: 'field', fieldname: string, value: unknown }
+  | { type: 'file', fieldname: string, filename: string, mimetype: string, file: Readable & { truncated?: boolean } }
+
+/** Limits for the multipart parser, derived from a type's files spec. */
+export interface UploadLimits {
+  fileSize: number
+  files: number
+  fields: number
+  fieldSize: number
+  parts: number
+}
+
+/** Opens the parts of the request with these limits. */
+export type PartsSource = (limits: UploadLimits) => AsyncIterable<UploadPart>
+
+/** What a multipart start carried: the `input` field and the files, already in the file store. */
 export interface ReceivedUpload {
   input: unknown
   files: JobFile[]
@@ -23,11 +38,11 @@ export function acceptsFile (spec: FilesSpec, name: string, mimeType: string): b
 }
 
 /**
- * Streams a multipart start's files to `<jobDir>/uploads/` as they arrive (never buffered whole), enforcing the
- * type's limits while streaming. Stored names are generated; the client's name is kept only as data. On any
- * error the job's folder is removed and a 4xx says what to fix.
+ * Streams a multipart start's files into the file store under `jobId` as they arrive (never buffered whole),
+ * enforcing the type's limits while streaming. Stored names are generated; the client's name is kept only as data.
+ * On any error the job's files are removed and a 4xx says what to fix.
  */
-export async function receiveUpload (request: FastifyRequest, type: string, spec: FilesSpec, jobDir: string): Promise<ReceivedUpload> {
+export async function receiveUpload (parts: PartsSource, type: string, spec: FilesSpec, store: FileStore, jobId: string): Promise<ReceivedUpload> {
   const min = spec.min ?? 1
   const max = spec.max ?? 1
   const files: JobFile[] = []
@@ -35,9 +50,7 @@ export async function receiveUpload (request: FastifyRequest, type: string, spec
   // The file being received, to name it if it breaks a limit.
   let current = ''
   try {
-    await mkdir(join(jobDir, 'uploads'), { recursive: true })
-    const parts = request.parts({ limits: { fileSize: spec.maxBytes, files: max + 1, fields: 20, fieldSize: MiB, parts: max + 21 } })
-    for await (const part of parts) {
+    for await (const part of parts({ fileSize: spec.maxBytes, files: max + 1, fields: 20, fieldSize: MiB, parts: max + 21 })) {
       if (part.type === 'field') {
         if (part.fieldname === 'input') input = parseInputField(part.value)
         continue
@@ -53,16 +66,15 @@ export async function receiveUpload (request: FastifyRequest, type: string, spec
       const ext = /^\.[a-z0-9]{1,10}$/i.test(extname(name)) ? extname(name).toLowerCase() : ''
       const path = `uploads/${files.length + 1}${ext}`
       current = name
-      const out = createWriteStream(join(jobDir, path))
-      await pipeline(part.file, out)
-      files.push({ field: part.fieldname, name: name.slice(0, 255), path, size: out.bytesWritten, mimeType: part.mimetype })
+      const size = await store.write(jobId, path, part.file)
+      files.push({ field: part.fieldname, name: name.slice(0, 255), path, size, mimeType: part.mimetype })
     }
     if (files.length < min) {
       throw new ClientError(400, 'FILES_REQUIRED', `job type "${type}" needs at least ${min} file${min === 1 ? '' : 's'}, sent as multipart/form-data`)
     }
     return { input, files }
   } catch (err) {
-    await rm(jobDir, { recursive: true, force: true })
+    await store.remove(jobId)
     if (err instanceof ClientError) throw err
     const code = (err as { code?: string }).code
     if (code === 'FST_REQ_FILE_TOO_LARGE') {

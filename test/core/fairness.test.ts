@@ -109,7 +109,7 @@ test('admission: past maxQueuedPerUser waiting jobs a start gets 429 QUEUE_FULL 
   t.equal(refused.statusCode, 429)
   t.equal(refused.json<{ code: string }>().code, 'QUEUE_FULL')
   t.match(refused.headers['retry-after'], /^\d+$/)
-  t.equal(app.jobs.list('alice', { limit: 100 }).length, 4, 'the refused start stored nothing')
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 100 })).length, 4, 'the refused start stored nothing')
 
   const bob = await app.inject({ method: 'POST', url: '/api/jobs/block', headers: AUTH.bob, payload: {} })
   t.equal(bob.statusCode, 202, 'another user is not affected')
@@ -128,5 +128,5 @@ test('admission counts starts still being committed: a burst cannot pass maxQueu
     await app.inject({ method: 'POST', url: '/api/jobs/block', headers: AUTH.alice, payload: {} })))
   t.equal(burst.filter((r) => r.statusCode === 202).length, 5, 'exactly the allowed number accepted')
   t.equal(burst.filter((r) => r.statusCode === 429).length, 15, 'the rest refused')
-  t.equal(app.jobs.list('alice', { limit: 100 }).length, 6, 'one running, five waiting')
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 100 })).length, 6, 'one running, five waiting')
 })

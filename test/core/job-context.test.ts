@@ -3,9 +3,7 @@ import { Type } from 'typebox'
 import { defineJob, type JobDefinition, type MapResult } from '../../src/core/define-job.ts'
 import { JobcastError, RetryableError } from '../../src/errors.ts'
 import { newId } from '../../src/lib/ids.ts'
-import { openDatabase } from '../../src/adapters/sqlite/database.ts'
-import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
-import { build, startJob, tempDataDir, waitForState } from '../helper.ts'
+import { build, seedJobs, startJob, tempDataDir, waitForState } from '../helper.ts'
 
 // Two steps; the second fails on the first attempt, after the first step completed.
 function stepper (calls: string[]): JobDefinition {
@@ -38,17 +36,13 @@ test('ctx.step: a step that completed is not run again on the next attempt; its 
 
 test('ctx.step: a step checkpointed before a crash is not re-run after the restart', async (t) => {
   const dataDir = tempDataDir(t)
-  const db = openDatabase(dataDir)
   const now = Date.now()
   const id = newId()
-  const store = new SqliteJobStore(db)
-  store.insert({
+  seedJobs(dataDir, [{
     id, type: 'stepper', owner: 'alice', state: 'running', input: {}, progress: null, result: null, error: null, preview: null, files: [],
     checkpoint: { steps: { download: { rows: 7 } } },
-    attempt: 1, maxAttempts: 2, createdAt: now, startedAt: now, finishedAt: null, runAt: now, batchId: null, idempotencyKey: null, requestHash: null, version: 1
-  })
-  store.flush()
-  db.close()
+    attempt: 1, maxAttempts: 2, createdAt: now, startedAt: now, finishedAt: null, runAt: now, batchId: null, idempotencyKey: null, requestHash: null, lease: null, version: 1
+  }])
   const calls: string[] = []
   const app = await build(t, { dataDir }, [stepper(calls)])
   const done = await waitForState(app, 'alice', id, 'completed', 'failed')
@@ -128,5 +122,5 @@ test('ctx.artifact refuses an unsafe name', async (t) => {
   const done = await waitForState(app, 'alice', job.id, 'completed', 'failed')
   t.equal(done.state, 'failed')
   t.equal(done.error?.code, 'INVALID_ARTIFACT_NAME')
-  t.same(app.jobStore.artifacts(job.id), [])
+  t.same(await app.jobcast.service.store.artifacts(job.id), [])
 })

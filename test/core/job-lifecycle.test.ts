@@ -77,8 +77,8 @@ test('cancel of a queued job: canceled, and its handler never runs', async (t) =
   // Canceling the running one frees the slot; the canceled queued job must not take it.
   await app.inject({ method: 'POST', url: `/api/jobs/${running.id}/cancel`, headers: AUTH.alice })
   t.equal(seen.length, 1)
-  t.equal(app.jobs.stats.queued, 0)
-  t.equal(app.jobs.get('alice', queued.id)?.state, 'canceled')
+  t.equal((await app.jobcast.service.store.countQueued('alice')), 0)
+  t.equal((await app.jobcast.get('alice', queued.id))?.state, 'canceled')
 })
 
 test('cancel of a running job: canceled, and the handler saw its signal abort with CANCELED', async (t) => {
@@ -91,7 +91,7 @@ test('cancel of a running job: canceled, and the handler saw its signal abort wi
   t.equal(res.statusCode, 200)
   t.equal(res.json<JobView>().state, 'canceled')
   t.same(seen, [{ aborted: true, code: 'CANCELED' }])
-  t.equal(app.jobs.stats.running, 0, 'its slot is free')
+  t.equal(app.jobcast.service.runner.running, 0, 'its slot is free')
 
   const again = await app.inject({ method: 'POST', url: `/api/jobs/${job.id}/cancel`, headers: AUTH.alice })
   t.equal(again.statusCode, 200, 'canceling a canceled job is harmless')

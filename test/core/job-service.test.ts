@@ -3,9 +3,7 @@ import { join } from 'node:path'
 import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
-import { openDatabase } from '../../src/adapters/sqlite/database.ts'
-import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
-import { build, startJob, tempDataDir, untilAborted, waitForState } from '../helper.ts'
+import { build, readJob, startJob, tempDataDir, untilAborted, waitForState } from '../helper.ts'
 
 const DAY = 86_400_000
 
@@ -57,18 +55,15 @@ test('graceful stop: a job still running past shutdownGraceMs goes back to queue
   const closing = Date.now()
   await app.close()
   t.ok(Date.now() - closing < 5000, 'close did not wait for the long job')
-  const refused = await app.jobs.submit('alice', 'long', { ms: 1 }).then(() => 'accepted', (err: { code?: string }) => err.code)
+  const refused = await app.jobcast.submit('alice', 'long', { ms: 1 }).then(() => 'accepted', (err: { code?: string }) => err.code)
   t.equal(refused, 'SHUTTING_DOWN', 'no new job once stopping')
 
-  const db = openDatabase(dataDir)
-  t.teardown(() => { db.close() })
-  const store = new SqliteJobStore(db)
-  const stopped = store.get(longJob.id)!
+  const stopped = readJob(dataDir, longJob.id)!
   t.equal(stopped.state, 'queued', 'back to queued for the next start')
   t.equal(stopped.attempt, 1, 'a shutdown does not use up an attempt')
   t.same(stopped.checkpoint, { state: { at: 'half' }, steps: {} })
-  t.equal(store.get(shortJob.id)!.state, 'completed', 'a job that ended within the grace period completed')
-  t.equal(store.get(waiting.id)!.state, 'queued', 'a job that had not started stays queued')
+  t.equal(readJob(dataDir, shortJob.id)!.state, 'completed', 'a job that ended within the grace period completed')
+  t.equal(readJob(dataDir, waiting.id)!.state, 'queued', 'a job that had not started stays queued')
 })
 
 test('retention: sweep(now) deletes finished jobs past the retention, with their files, and keeps unfinished ones', async (t) => {
@@ -92,14 +87,14 @@ test('retention: sweep(now) deletes finished jobs past the retention, with their
   const filesOf = (id: string): string => join(dataDir, 'files', id)
   t.ok(existsSync(filesOf(finished.id)), 'the finished job has files')
 
-  t.equal(await app.jobs.sweep(Date.now() + 6 * DAY), 0, 'nothing is older than 7 days yet')
-  t.ok(app.jobStore.get(finished.id))
+  t.equal(await app.jobcast.service.retention.sweep(Date.now() + 6 * DAY), 0, 'nothing is older than 7 days yet')
+  t.ok(await app.jobcast.service.store.get(finished.id))
 
-  t.equal(await app.jobs.sweep(Date.now() + 8 * DAY), 2)
-  t.equal(app.jobStore.get(finished.id), undefined)
-  t.equal(app.jobStore.get(failed.id), undefined)
-  t.same(app.jobStore.artifacts(finished.id), [])
+  t.equal(await app.jobcast.service.retention.sweep(Date.now() + 8 * DAY), 2)
+  t.equal(await app.jobcast.service.store.get(finished.id), undefined)
+  t.equal(await app.jobcast.service.store.get(failed.id), undefined)
+  t.same(await app.jobcast.service.store.artifacts(finished.id), [])
   t.notOk(existsSync(filesOf(finished.id)), 'its files folder is gone')
-  t.equal(app.jobStore.get(running.id)?.state, 'running', 'an unfinished job is kept')
+  t.equal((await app.jobcast.service.store.get(running.id))?.state, 'running', 'an unfinished job is kept')
   t.ok(existsSync(filesOf(running.id)), 'with its files')
 })

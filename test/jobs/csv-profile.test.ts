@@ -113,7 +113,7 @@ test('a semicolon-delimited Windows-1252 file gets its delimiter, encoding and a
 test('refusals leave nothing behind: over the limit (413), not a CSV (422), wrong extension (415), no file (400)', async (t) => {
   const app = await build(t, { csvMaxBytes: 10_000 })
   const base = await listen(app)
-  const filesDir = app.filesDir
+  const filesDir = join(app.jobcast.config.dataDir, 'files')
   const leftovers = (): string[] => existsSync(filesDir) ? readdirSync(filesDir) : []
 
   const big = await upload(base, Buffer.from(toCsv(['a', 'b'], Array.from({ length: 3000 }, (_, i) => [String(i), 'text']))), 'big.csv')
@@ -136,7 +136,7 @@ test('refusals leave nothing behind: over the limit (413), not a CSV (422), wron
   t.equal((await none.json() as { code: string }).code, 'FILES_REQUIRED')
 
   t.same(leftovers(), [], 'no upload left on disk')
-  t.equal(app.jobs.list('alice', { limit: 10 }).length, 0, 'no job created')
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 10 })).length, 0, 'no job created')
 })
 
 test('a ragged CSV completes, with the malformed rows counted and their lines reported', async (t) => {

@@ -52,7 +52,7 @@ test('no token or a wrong token: 401 JSON with code UNAUTHORIZED', async (t) => 
       t.match(res.json<ErrorBody>(), { statusCode: 401, code: 'UNAUTHORIZED', message: String })
     }
   }
-  t.equal(app.jobs.list('alice', { limit: 10 }).length, 0, 'nothing was started')
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 10 })).length, 0, 'nothing was started')
   const health = await app.inject({ method: 'GET', url: '/healthz' })
   t.equal(health.statusCode, 200, 'liveness needs no token')
 })
@@ -73,7 +73,7 @@ test('a bad input is a 400 whose message names the field', async (t) => {
     t.equal(body.code, 'INVALID_INPUT')
     t.match(body.message, field)
   }
-  t.equal(app.jobs.list('alice', { limit: 10 }).length, 0, 'nothing was stored')
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 10 })).length, 0, 'nothing was stored')
 })
 
 test('an unknown type is a 404 UNKNOWN_JOB_TYPE', async (t) => {

@@ -28,7 +28,7 @@ test('concurrent starts with one Idempotency-Key make one job even when the prev
     await app.inject({ method: 'POST', url: '/api/jobs/previewed', headers, payload: {} })))
   t.same(new Set(responses.map((r) => r.statusCode)), new Set([202]), 'all accepted, none failed on the unique key')
   t.equal(new Set(responses.map((r) => r.json<JobView>().id)).size, 1, 'one id')
-  t.equal(app.jobs.list('alice', { limit: 100 }).length, 1, 'one job stored')
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 100 })).length, 1, 'one job stored')
 })
 
 test('200 concurrent starts with one Idempotency-Key make exactly one job', async (t) => {
@@ -43,7 +43,7 @@ test('200 concurrent starts with one Idempotency-Key make exactly one job', asyn
   const [id] = ids
   t.same(new Set(responses.map((r) => r.headers.location)), new Set([`/api/jobs/${id}`]))
   t.equal(responses.filter((r) => r.headers['idempotent-replayed'] === undefined).length, 1, 'one created it, 199 replayed it')
-  const stored = app.jobs.list('alice', { limit: 500 })
+  const stored = await app.jobcast.service.store.list('alice', { limit: 500 })
   t.equal(stored.length, 1, 'the store holds one job')
   t.equal(stored[0]!.id, id)
 
@@ -56,7 +56,7 @@ test('200 concurrent starts with one Idempotency-Key make exactly one job', asyn
   const bob = await app.inject({ method: 'POST', url: '/api/jobs/wait-abort', headers: { ...AUTH.bob, 'idempotency-key': 'import-2024-06-01' }, payload: { n: 1 } })
   t.equal(bob.statusCode, 202, 'keys are per user')
   t.not(bob.json<JobView>().id, id)
-  t.equal(app.jobs.list('alice', { limit: 500 }).length, 1)
+  t.equal((await app.jobcast.service.store.list('alice', { limit: 500 })).length, 1)
 })
 
 test('200 concurrent cancels of one running job: all 200 answer canceled, nothing crashes', async (t) => {
@@ -78,8 +78,8 @@ test('200 concurrent cancels of one running job: all 200 answer canceled, nothin
   t.same(new Set(responses.map((r) => r.statusCode)), new Set([200]))
   t.same(new Set(responses.map((r) => r.json<JobView>().state)), new Set(['canceled']))
   t.equal(runs, 1)
-  t.equal(app.jobs.stats.running, 0)
-  t.equal(app.jobs.get('alice', job.id)?.state, 'canceled')
+  t.equal(app.jobcast.service.runner.running, 0)
+  t.equal((await app.jobcast.get('alice', job.id))?.state, 'canceled')
 
   // The server still works.
   const next = await startJob(app, 'alice', 'sleep', { seconds: 0, steps: 1 })

@@ -160,12 +160,12 @@ test('GET /api/progress then /api/events?lastEventId=<cursor>: exactly the event
   const after = await startJob(app, 'alice', 'sleep', { seconds: 0.02, steps: 2 })
   await waitForState(app, 'alice', before.id, 'completed')
   await waitForState(app, 'alice', after.id, 'completed')
-  const expected = app.streams.since('alice', cursor)!
+  const expected = (await app.jobcast.service.events.since('alice', cursor))!
   t.ok(expected.length >= 6, `events since the poll (${expected.length})`)
 
   const client = await open(t, `${base}/api/events?lastEventId=${encodeURIComponent(cursor)}`, AUTH.alice)
-  await client.next((e) => e.id === expected.at(-1)!.id)
-  t.same(client.events.map((e) => e.id), expected.map((e) => e.id), 'the replay is the events after the poll')
+  await client.next((e) => e.id === expected.at(-1)!.cursor)
+  t.same(client.events.map((e) => e.id), expected.map((e) => e.cursor), 'the replay is the events after the poll')
   t.notOk(client.events.some((e) => e.event === 'snapshot'), 'no snapshot: nothing was lost')
   const firstOfBefore = client.events.find((e) => dataOf<JobView>(e).id === before.id)
   t.equal(dataOf<JobView>(firstOfBefore!).progress?.current, 2, 'the progress the poll saw is not repeated')

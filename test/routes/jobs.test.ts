@@ -3,7 +3,7 @@ import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
 import type { JobView } from '../../src/schemas/job.ts'
-import { AUTH, build, deferred, startJob, waitForState } from '../helper.ts'
+import { AUTH, build, deferred, startJob, waitForState , waitForJob as waitForProgress } from '../helper.ts'
 
 interface Page { items: JobView[], nextCursor: string | null }
 
@@ -103,7 +103,8 @@ test('GET /api/progress: my active and recently finished jobs', async (t) => {
   await waitForState(app, 'alice', finished.id, 'completed')
   const old = await startJob(app, 'alice', 'quick', {})
   await waitForState(app, 'alice', old.id, 'completed')
-  app.jobStore.update(old.id, { finishedAt: Date.now() - 3_600_000 })
+  const store = app.jobcast.service.store
+  await store.update((await store.get(old.id))!, { finishedAt: Date.now() - 3_600_000 })
   await startJob(app, 'bob', 'quick', {})
 
   const res = await app.inject({ method: 'GET', url: '/api/progress', headers: AUTH.alice })
@@ -117,11 +118,7 @@ test('GET /api/progress: my active and recently finished jobs', async (t) => {
   await waitForState(app, 'alice', active.id, 'completed')
 
   async function waitForJob (id: string): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const check = (): void => { if (app.jobs.get('alice', id)?.progress?.current === 1) { app.bus.off('job', check); resolve() } }
-      app.bus.on('job', check)
-      check()
-    })
+    await waitForProgress(app, 'alice', id, (job) => job.progress?.current === 1)
   }
 })
 

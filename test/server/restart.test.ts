@@ -1,11 +1,9 @@
 import { test } from 'tap'
 import { newId } from '../../src/lib/ids.ts'
 import type { JobView } from '../../src/schemas/job.ts'
-import { openDatabase } from '../../src/adapters/sqlite/database.ts'
-import { SqliteJobStore } from '../../src/adapters/sqlite/sqlite-job-store.ts'
-import type { JobRecord } from '../../src/adapters/sqlite/types.ts'
+import type { JobRecord } from '../../src/core/model.ts'
 import { pollUntil, startChildServer } from '../child-server.ts'
-import { build, tempDataDir, TOKENS, waitForState } from '../helper.ts'
+import { build, seedJobs, tempDataDir, TOKENS, waitForState } from '../helper.ts'
 
 const AUTH = { authorization: `Bearer ${TOKENS.alice}` }
 
@@ -56,24 +54,19 @@ function runningRecord (overrides: Partial<JobRecord>): JobRecord {
   const now = Date.now()
   return {
     id: newId(), type: 'sleep', owner: 'alice', state: 'running', input: { seconds: 0.04, steps: 4 }, progress: null, result: null, error: null, preview: null, files: [],
-    checkpoint: null, attempt: 1, maxAttempts: 3, createdAt: now - 1000, startedAt: now - 500, finishedAt: null, runAt: now - 1000, batchId: null, idempotencyKey: null, requestHash: null, version: 1,
+    checkpoint: null, attempt: 1, maxAttempts: 3, createdAt: now - 1000, startedAt: now - 500, finishedAt: null, runAt: now - 1000, batchId: null, idempotencyKey: null, requestHash: null, lease: null, version: 1,
     ...overrides
   }
 }
 
 test('on start, a job left running with no attempt left fails with INTERRUPTED; one with attempts left resumes', async (t) => {
   const dataDir = tempDataDir(t)
-  const db = openDatabase(dataDir)
-  const store = new SqliteJobStore(db)
   const spent = runningRecord({ attempt: 3, maxAttempts: 3 })
   const resumable = runningRecord({ checkpoint: { state: 2 } })
-  store.insert(spent)
-  store.insert(resumable)
-  store.flush()
-  db.close()
+  seedJobs(dataDir, [spent, resumable])
 
   const app = await build(t, { dataDir })
-  const failed = app.jobs.get('alice', spent.id)!
+  const failed = (await app.jobcast.get('alice', spent.id))!
   t.equal(failed.state, 'failed')
   t.equal(failed.error?.code, 'INTERRUPTED')
   t.match(failed.error?.message, /attempt 3 of 3/)

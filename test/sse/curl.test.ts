@@ -46,7 +46,7 @@ test('curl -N prints events as they happen: started arrives while the job still 
   const job = await startJob(app, 'alice', 'held', {})
   const started = await next((e) => e.event === 'started')
   t.equal(dataOf<JobView>(started).id, job.id)
-  t.equal(app.jobs.get('alice', job.id)?.state, 'running', 'curl showed started while the job is still running')
+  t.equal((await app.jobcast.get('alice', job.id))?.state, 'running', 'curl showed started while the job is still running')
   t.notOk(events.some((e) => e.event === 'completed'))
 
   release.resolve()

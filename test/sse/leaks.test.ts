@@ -1,3 +1,4 @@
+import type { MemoryJobEvents } from '../../src/adapters/memory/memory-job-events.ts'
 import { setImmediate } from 'node:timers/promises'
 import { test } from 'tap'
 import { AUTH, build } from '../helper.ts'
@@ -23,21 +24,21 @@ test(`${STREAMS} streams opened and dropped ${ROUNDS} times leave no listener, t
   for (const client of await openMany(`${base}/api/events`, 10, 'alice')) await client.close()
   await sockets.allClosed()
 
-  const busListeners = app.bus.all.get('job')?.length
+  const busListeners = (app.jobcast.service.events as MemoryJobEvents).listenerCount
   const before = activeResources()
   // Heartbeat timers are unref'd, so getActiveResourcesInfo() does not list them: count them through async_hooks.
   const live = liveResources(['Timeout', 'TCPWRAP'])
   t.teardown(() => { live.stop() })
   for (let round = 1; round <= ROUNDS; round++) {
     const clients = await openMany(`${base}/api/events`, STREAMS, round % 2 === 0 ? 'bob' : 'alice')
-    t.equal(app.streams.clientCount, STREAMS, `round ${round}: ${STREAMS} streams open`)
+    t.equal(app.jobcast.streams.clientCount, STREAMS, `round ${round}: ${STREAMS} streams open`)
     t.equal(await connections(app), STREAMS)
     t.ok(live.count('Timeout') >= STREAMS, `round ${round}: a heartbeat timer per stream (${live.count('Timeout')} timers)`)
     await Promise.all(clients.map(async (client) => { await client.close() }))
     await sockets.allClosed()
-    t.equal(app.streams.clientCount, 0, `round ${round}: no stream left in the hub`)
+    t.equal(app.jobcast.streams.clientCount, 0, `round ${round}: no stream left in the hub`)
     t.equal(await connections(app), 0, `round ${round}: no connection left`)
-    t.equal(app.bus.all.get('job')?.length, busListeners, `round ${round}: bus listeners unchanged`)
+    t.equal((app.jobcast.service.events as MemoryJobEvents).listenerCount, busListeners, `round ${round}: bus listeners unchanged`)
     await setImmediate() // async_hooks runs destroy hooks from a queue flushed on a later turn
     // At most one: node:http's own cache of the Date header, a single 1 s timer.
     t.ok(live.count('Timeout') <= 1, `round ${round}: every stream's timer is gone (${live.count('Timeout')} timer left)`)
@@ -54,10 +55,10 @@ test('app.close() with 100 open streams ends them and resolves', async (t) => {
   const base = await listen(app)
   const clients = await openMany(`${base}/api/events`, 100, 'alice')
   t.teardown(async () => { await Promise.all(clients.map(async (c) => { await c.close() })) })
-  t.equal(app.streams.clientCount, 100)
+  t.equal(app.jobcast.streams.clientCount, 100)
   await app.close()
   await Promise.all(clients.map(async (client) => { await client.ended }))
   t.ok(clients.every((client) => client.isEnded), 'every stream ended by the server')
-  t.equal(app.streams.clientCount, 0)
+  t.equal(app.jobcast.streams.clientCount, 0)
   t.equal(app.server.listening, false, 'the server stopped listening')
 })

@@ -58,6 +58,11 @@ const MIGRATIONS: string[] = [
     user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
     expires_at INTEGER NOT NULL
   );
+  `,
+  // Leases: which node runs a job, and until when its claim holds without a heartbeat.
+  `
+  ALTER TABLE jobs ADD COLUMN lease_node TEXT;
+  ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER;
   `
 ]
 

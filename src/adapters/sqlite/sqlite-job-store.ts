@@ -1,145 +1,130 @@
 import type { Statement } from 'better-sqlite3'
+import { FairQueue } from '../../core/fair-queue.ts'
+import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
+import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { Db } from './database.ts'
-import type { ArtifactRecord, JobQuery, JobRecord, JobStore } from './types.ts'
+import { COLUMN_FIELDS, FIELDS, insertValues, toColumns, toRecord, type Row } from './job-row.ts'
 
-type Row = Record<string, unknown>
-type Field = keyof Omit<JobRecord, 'id' | 'version'>
-
-// How each record field is stored: its column, and whether it is JSON text.
-const COLUMNS: Record<Field, { column: string, json: boolean }> = {
-  type: { column: 'type', json: false },
-  owner: { column: 'owner', json: false },
-  state: { column: 'state', json: false },
-  input: { column: 'input', json: true },
-  progress: { column: 'progress', json: true },
-  result: { column: 'result', json: true },
-  error: { column: 'error', json: true },
-  preview: { column: 'preview', json: true },
-  files: { column: 'files', json: true },
-  checkpoint: { column: 'checkpoint', json: true },
-  attempt: { column: 'attempt', json: false },
-  maxAttempts: { column: 'max_attempts', json: false },
-  createdAt: { column: 'created_at', json: false },
-  startedAt: { column: 'started_at', json: false },
-  finishedAt: { column: 'finished_at', json: false },
-  runAt: { column: 'run_at', json: false },
-  batchId: { column: 'batch_id', json: false },
-  idempotencyKey: { column: 'idempotency_key', json: false },
-  requestHash: { column: 'request_hash', json: false }
-}
-const FIELDS = Object.keys(COLUMNS) as Field[]
-
-function toColumn (field: Field, value: unknown): unknown {
-  if (!COLUMNS[field].json) return value
-  return value === undefined || value === null ? null : JSON.stringify(value)
+/** What the store keeps in memory of each unfinished job: enough for compare-and-set, leases and fair claims. */
+interface Meta {
+  owner: string
+  type: string
+  state: JobState
+  version: number
+  leaseNode: string | null
+  leaseExpiresAt: number | null
 }
 
-function parse (text: unknown): unknown {
-  return typeof text === 'string' ? JSON.parse(text) : null
-}
-
-function toRecord (row: Row): JobRecord {
-  return {
-    id: row.id as string,
-    type: row.type as string,
-    owner: row.owner as string,
-    state: row.state as JobRecord['state'],
-    input: parse(row.input),
-    progress: parse(row.progress) as JobRecord['progress'],
-    result: parse(row.result),
-    error: parse(row.error) as JobRecord['error'],
-    preview: parse(row.preview),
-    files: (parse(row.files) ?? []) as JobRecord['files'],
-    checkpoint: parse(row.checkpoint),
-    attempt: row.attempt as number,
-    maxAttempts: row.max_attempts as number,
-    createdAt: row.created_at as number,
-    startedAt: row.started_at as number | null,
-    finishedAt: row.finished_at as number | null,
-    runAt: row.run_at as number,
-    batchId: row.batch_id as string | null,
-    idempotencyKey: row.idempotency_key as string | null,
-    requestHash: row.request_hash as string | null,
-    version: row.version as number
-  }
+/** Settings of the SQLite job store. */
+export interface SqliteJobStoreOptions {
+  /** Hears a failed group commit that no caller was waiting on. */
+  onError?: (err: unknown) => void
 }
 
 /**
- * The default {@link JobStore}: one SQLite file (better-sqlite3). Writes are grouped: `insert` and `update`
- * queue their write (updates of one job merged) and every write queued in one turn of the event loop is committed in one transaction
- * (on this machine that is ~10x cheaper per job than a commit each). Reads commit what is queued first, so a
- * read always sees every earlier write; `durable()` resolves once the writes made so far are committed.
+ * The embedded {@link JobStore}: one SQLite file (better-sqlite3), written by one process (the data folder is
+ * locked, see data-folder-lock.ts). Writes are grouped: every write queued in one turn of the event loop is
+ * committed in one transaction (~10x cheaper per job than a commit each); reads commit what is queued first, so a
+ * read always sees every earlier write. Being the only writer, the store keeps the versions and leases of
+ * unfinished jobs in memory and orders claims with a {@link FairQueue}; queued jobs' inputs stay on disk.
+ *
+ * Durability: `insertOrGet` resolves after its commit. Other writes resolve once queued (visible to every later
+ * read); they are committed within the turn, so a kill in that window replays the job (at least once), never loses it.
  */
 export class SqliteJobStore implements JobStore {
   readonly #db: Db
   readonly #onError: (err: unknown) => void
-  // Writes waiting for the turn's commit: inserts in order, then one merged update per job (a job that
-  // starts and finishes within a turn is written once, not twice).
-  #inserts: unknown[][] = []
-  #updates = new Map<string, { columns: Map<Field, unknown>, writes: number }>()
+  readonly #fair = new FairQueue()
+  readonly #meta = new Map<string, Meta>()
+  // Nodes that claimed through this store: running jobs leased to any other node were left by an earlier process.
+  readonly #nodes = new Set<string>()
+  // Writes waiting for the turn's commit: inserts in order, then one merged update per job.
+  #inserts = new Map<string, { values: unknown[], key: string | null }>()
+  #pendingKeys = new Map<string, string>()
+  #updates = new Map<string, { columns: Map<string, unknown>, bumps: number }>()
   #waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   #flushTimer: NodeJS.Immediate | undefined
-  readonly #commitPending: () => void
+  #lastError: string | undefined
+  #closed = false
+  readonly #commit: (inserts: Map<string, { values: unknown[] }>, updates: Map<string, { columns: Map<string, unknown>, bumps: number }>) => void
   readonly #updateStatements = new Map<string, Statement>()
-  readonly #insert: Statement
-  readonly #byId: Statement
-  readonly #byIdempotencyKey: Statement
-  readonly #queued: Statement
-  readonly #recent: Statement
-  readonly #running: Statement
-  readonly #finishedBefore: Statement
-  readonly #delete: Statement
-  readonly #addArtifact: Statement
-  readonly #artifacts: Statement
-  // Ids of the jobs that may have artifacts (a superset: kept through rolled-back writes): a finished job
-  // without any, the common case, is answered without a query. Every artifact row is written by addArtifact.
+  readonly #statements: Record<'insert' | 'byId' | 'byKey' | 'recent' | 'finishedBefore' | 'delete' | 'addArtifact' | 'artifacts' | 'version', Statement>
+  // Ids of the jobs that may have artifacts (a superset): a finished job without any, the common case, needs no query.
   readonly #withArtifacts = new Set<string>()
 
-  /** `onError` hears a failed group commit that no `durable()` caller was waiting on. */
-  constructor (db: Db, options: { onError?: (err: unknown) => void } = {}) {
+  constructor (db: Db, options: SqliteJobStoreOptions = {}) {
     this.#db = db
     this.#onError = options.onError ?? ((err) => { throw err })
-    this.#commitPending = db.transaction(() => {
+    const columns = ['id', ...FIELDS.flatMap((f) => COLUMN_FIELDS[f]), 'version']
+    this.#statements = {
+      insert: db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
+      byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      byKey: db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?'),
+      recent: db.prepare('SELECT * FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?'),
+      finishedBefore: db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?'),
+      delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
+      addArtifact: db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`),
+      artifacts: db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY name'),
+      version: db.prepare('SELECT version FROM jobs WHERE id = ?')
+    }
+    this.#commit = db.transaction((inserts, updates) => {
       // Inserts first: an update in the same commit is always of a job inserted before it.
-      for (const values of this.#inserts) this.#insert.run(values)
-      for (const [id, { columns, writes }] of this.#updates) {
-        const fields = [...columns.keys()].sort()
-        this.#updateStatement(fields).run([...fields.map((f) => columns.get(f)), writes, id])
+      for (const { values } of inserts.values()) this.#statements.insert.run(values)
+      for (const [id, { columns, bumps }] of updates) {
+        const names = [...columns.keys()].sort()
+        this.#updateStatement(names).run([...names.map((n) => columns.get(n)), bumps, id])
       }
     })
-    const columns = ['id', ...FIELDS.map((f) => COLUMNS[f].column), 'version']
-    this.#insert = db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`)
-    this.#byId = db.prepare('SELECT * FROM jobs WHERE id = ?')
-    this.#byIdempotencyKey = db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?')
-    this.#recent = db.prepare('SELECT * FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?')
-    this.#queued = db.prepare("SELECT * FROM jobs WHERE state = 'queued' ORDER BY run_at, id")
-    this.#running = db.prepare("SELECT * FROM jobs WHERE state = 'running' ORDER BY id")
-    this.#finishedBefore = db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?')
-    this.#delete = db.prepare('DELETE FROM jobs WHERE id = ?')
-    this.#addArtifact = db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`)
-    this.#artifacts = db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY name')
+    // Unfinished jobs: their bookkeeping in memory (not their inputs), queued ones in fair order.
+    const unfinished = db.prepare("SELECT id, owner, type, state, run_at, version, lease_node, lease_expires_at FROM jobs WHERE state IN ('queued', 'running') ORDER BY run_at, id").all() as Row[]
+    for (const row of unfinished) {
+      const meta: Meta = { owner: row.owner as string, type: row.type as string, state: row.state as JobState, version: row.version as number, leaseNode: row.lease_node as string | null, leaseExpiresAt: row.lease_expires_at as number | null }
+      this.#meta.set(row.id as string, meta)
+      if (meta.state === 'queued') this.#fair.add({ id: row.id as string, owner: meta.owner, type: meta.type, runAt: row.run_at as number })
+      else this.#fair.markRunning(meta.owner, meta.type)
+    }
     for (const row of db.prepare('SELECT DISTINCT job_id FROM artifacts').all() as Row[]) this.#withArtifacts.add(row.job_id as string)
   }
 
-  insert (job: JobRecord): void {
-    this.#inserts.push([job.id, ...FIELDS.map((f) => toColumn(f, job[f])), job.version])
+  async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
+    const key = job.idempotencyKey === null ? null : `${job.owner}\0${job.idempotencyKey}`
+    if (key !== null) {
+      const existing = this.#byKey(job.owner, job.idempotencyKey!, key)
+      if (existing !== undefined) return { status: 'existing', job: existing }
+    }
+    // Checked and written in one synchronous step: no other start can slip between the count and the insert.
+    if (this.#fair.queuedFor(job.owner) >= limits.maxQueued) return { status: 'queue-full' }
+    this.#inserts.set(job.id, { values: insertValues(job), key })
+    if (key !== null) this.#pendingKeys.set(key, job.id)
+    this.#meta.set(job.id, { owner: job.owner, type: job.type, state: job.state, version: job.version, leaseNode: null, leaseExpiresAt: null })
+    this.#fair.add(job)
     this.#scheduleFlush()
+    await this.#durable()
+    return { status: 'created', job }
   }
 
-  get (id: string): JobRecord | undefined {
+  // The owner's job with this idempotency key, queued for insert in this turn or committed.
+  #byKey (owner: string, idempotencyKey: string, key: string): JobRecord | undefined {
+    if (this.#pendingKeys.has(key)) this.flush()
+    const row = this.#statements.byKey.get(owner, idempotencyKey) as Row | undefined
+    if (row === undefined) return undefined
+    // It may have writes queued: read it again after committing them.
+    if (this.#updates.has(row.id as string)) return this.#read(row.id as string)
+    return toRecord(row)
+  }
+
+  async get (id: string): Promise<JobRecord | undefined> {
+    return this.#read(id)
+  }
+
+  #read (id: string): JobRecord | undefined {
     this.flush()
-    const row = this.#byId.get(id) as Row | undefined
+    const row = this.#statements.byId.get(id) as Row | undefined
     return row === undefined ? undefined : toRecord(row)
   }
 
-  findByIdempotencyKey (owner: string, key: string): JobRecord | undefined {
-    this.flush()
-    const row = this.#byIdempotencyKey.get(owner, key) as Row | undefined
-    return row === undefined ? undefined : toRecord(row)
-  }
-
-  list (owner: string, query: JobQuery): JobRecord[] {
+  async list (owner: string, query: JobQuery): Promise<JobRecord[]> {
     this.flush()
     const where = ['owner = ?']
     const params: unknown[] = [owner]
@@ -148,103 +133,161 @@ export class SqliteJobStore implements JobStore {
     if (query.batchId !== undefined) { where.push('batch_id = ?'); params.push(query.batchId) }
     if (query.before !== undefined) { where.push('id < ?'); params.push(query.before) }
     params.push(query.limit)
-    const sql = `SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`
-    return (this.#db.prepare(sql).all(params) as Row[]).map(toRecord)
+    return (this.#db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map(toRecord)
   }
 
-  update (id: string, patch: Partial<Omit<JobRecord, 'id' | 'version'>>): void {
-    let pending = this.#updates.get(id)
-    if (pending === undefined) {
-      pending = { columns: new Map(), writes: 0 }
-      this.#updates.set(id, pending)
+  async recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]> {
+    return this.recentNow(owner, finishedSince, limit)
+  }
+
+  /** Synchronous {@link recent}: lets a snapshot and its cursor be read in one tick. */
+  recentNow (owner: string, finishedSince: number, limit: number): JobRecord[] {
+    this.flush()
+    return (this.#statements.recent.all(owner, finishedSince, limit) as Row[]).map(toRecord)
+  }
+
+  async countQueued (owner: string): Promise<number> {
+    return this.#fair.queuedFor(owner)
+  }
+
+  async countByState (): Promise<Array<{ type: string, state: JobState, count: number }>> {
+    this.flush()
+    return this.#db.prepare('SELECT type, state, count(*) AS count FROM jobs GROUP BY type, state ORDER BY type, state').all() as Array<{ type: string, state: JobState, count: number }>
+  }
+
+  async update (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
+    return this.updateNow(job, patch)
+  }
+
+  /** Synchronous {@link update}: the compare-and-set is decided in memory, the write joins the turn's commit. */
+  updateNow (job: JobRecord, patch: JobPatch): JobRecord | undefined {
+    const meta = this.#meta.get(job.id)
+    const version = meta?.version ?? this.#committedVersion(job.id)
+    if (version === undefined || version !== job.version) return undefined
+    this.#queueUpdate(job.id, toColumns(patch), 1)
+    const next: JobRecord = { ...job, ...patch, version: job.version + 1 }
+    if (meta !== undefined) this.#track(job.id, meta, next)
+    return next
+  }
+
+  #committedVersion (id: string): number | undefined {
+    this.flush()
+    return (this.#statements.version.get(id) as { version: number } | undefined)?.version
+  }
+
+  // Keeps the in-memory bookkeeping in step with a write: fair queue membership, running counts, leases.
+  #track (id: string, meta: Meta, next: JobRecord): void {
+    const was = meta.state
+    meta.version = next.version
+    meta.state = next.state
+    meta.leaseNode = next.lease?.node ?? null
+    meta.leaseExpiresAt = next.lease?.expiresAt ?? null
+    if (was === 'running' && next.state !== 'running') this.#fair.markStopped(meta.owner, meta.type)
+    if (was === 'queued' && next.state !== 'queued') this.#fair.remove(id)
+    if (next.state === 'queued' && (was !== 'queued' || !this.#fair.has(id))) {
+      this.#fair.remove(id)
+      this.#fair.add({ id, owner: meta.owner, type: meta.type, runAt: next.runAt })
     }
-    pending.writes++
-    // Serialized now: the caller may change its objects after this call.
-    for (const field of Object.keys(patch) as Field[]) {
-      if (field in COLUMNS) pending.columns.set(field, toColumn(field, patch[field]))
+    if (TERMINAL_STATES.has(next.state)) this.#meta.delete(id)
+  }
+
+  async claim (node: string, max: number, bounds: ClaimBounds, leaseMs: number): Promise<JobRecord[]> {
+    return this.claimNow(node, max, bounds, leaseMs)
+  }
+
+  /** Synchronous {@link claim}. */
+  claimNow (node: string, max: number, bounds: ClaimBounds, leaseMs: number): JobRecord[] {
+    this.#nodes.add(node)
+    const now = Date.now()
+    const entries = this.#fair.take(max, bounds, now)
+    if (entries.length === 0) return []
+    this.flush()
+    const claimed: JobRecord[] = []
+    for (const entry of entries) {
+      const row = this.#statements.byId.get(entry.id) as Row | undefined
+      const meta = this.#meta.get(entry.id)
+      if (row === undefined || meta === undefined) {
+        this.#fair.markStopped(entry.owner, entry.type)
+        continue
+      }
+      const job = toRecord(row)
+      const patch: JobPatch = { state: 'running', startedAt: now, lease: { node, expiresAt: now + leaseMs } }
+      this.#queueUpdate(job.id, toColumns(patch), 1)
+      const next: JobRecord = { ...job, ...patch, version: job.version + 1 }
+      // Taken from the fair queue already: only the bookkeeping changes.
+      meta.state = 'running'
+      meta.version = next.version
+      meta.leaseNode = node
+      meta.leaseExpiresAt = now + leaseMs
+      claimed.push(next)
     }
-    this.#scheduleFlush()
+    return claimed
   }
 
-  #updateStatement (fields: Field[]): Statement {
-    const key = fields.join(',')
-    let statement = this.#updateStatements.get(key)
-    if (statement === undefined) {
-      const sets = fields.map((f) => `${COLUMNS[f].column} = ?`)
-      statement = this.#db.prepare(`UPDATE jobs SET ${[...sets, 'version = version + ?'].join(', ')} WHERE id = ?`)
-      this.#updateStatements.set(key, statement)
+  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<string[]> {
+    const lost: string[] = []
+    const expiresAt = Date.now() + leaseMs
+    for (const id of ids) {
+      const meta = this.#meta.get(id)
+      if (meta?.state !== 'running' || meta.leaseNode !== node) {
+        lost.push(id)
+        continue
+      }
+      meta.leaseExpiresAt = expiresAt
+      // A lease renewal is not a change of the job: no version bump, so it never races a transition.
+      this.#queueUpdate(id, [['lease_expires_at', expiresAt]], 0)
     }
-    return statement
+    return lost
   }
 
-  durable (): Promise<void> {
-    if (this.#inserts.length === 0 && this.#updates.size === 0) return Promise.resolve()
-    return new Promise((resolve, reject) => { this.#waiters.push({ resolve, reject }) })
-  }
-
-  flush (): void {
-    clearImmediate(this.#flushTimer)
-    this.#flushTimer = undefined
-    if (this.#inserts.length === 0 && this.#updates.size === 0) return
-    const waiters = this.#waiters
-    this.#waiters = []
-    try {
-      this.#commitPending()
-    } catch (err) {
-      if (waiters.length === 0) this.#onError(err)
-      for (const waiter of waiters) waiter.reject(err)
-      return
-    } finally {
-      this.#inserts = []
-      this.#updates = new Map()
+  async expiredLeases (now: number, limit: number): Promise<JobRecord[]> {
+    const ids: string[] = []
+    for (const [id, meta] of this.#meta) {
+      if (ids.length >= limit) break
+      if (meta.state !== 'running') continue
+      const leftByEarlierProcess = meta.leaseNode === null || !this.#nodes.has(meta.leaseNode)
+      if (leftByEarlierProcess || (meta.leaseExpiresAt ?? 0) < now) ids.push(id)
     }
-    for (const waiter of waiters) waiter.resolve()
+    return ids.map((id) => this.#read(id)).filter((job): job is JobRecord => job !== undefined)
   }
 
-  #scheduleFlush (): void {
-    // setImmediate runs after the I/O of this turn: every request parsed in the turn joins the same commit.
-    this.#flushTimer ??= setImmediate(() => {
-      this.#flushTimer = undefined
-      this.flush()
-    })
+  async nextRunAt (): Promise<number | undefined> {
+    return this.#fair.nextRunAt()
   }
 
-  recent (owner: string, finishedSince: number, limit: number): JobRecord[] {
+  async finishedBefore (time: number, limit: number): Promise<JobRecord[]> {
     this.flush()
-    return (this.#recent.all(owner, finishedSince, limit) as Row[]).map(toRecord)
+    return (this.#statements.finishedBefore.all(time, limit) as Row[]).map(toRecord)
   }
 
-  queued (): JobRecord[] {
+  async delete (ids: string[]): Promise<void> {
     this.flush()
-    return (this.#queued.all() as Row[]).map(toRecord)
+    this.#db.transaction(() => { for (const id of ids) this.#statements.delete.run(id) })()
+    for (const id of ids) {
+      this.#withArtifacts.delete(id)
+      const meta = this.#meta.get(id)
+      if (meta === undefined) continue
+      // Only finished jobs are deleted in practice; an unfinished one leaves the bookkeeping too.
+      if (meta.state === 'queued') this.#fair.remove(id)
+      if (meta.state === 'running') this.#fair.markStopped(meta.owner, meta.type)
+      this.#meta.delete(id)
+    }
   }
 
-  running (): JobRecord[] {
-    this.flush()
-    return (this.#running.all() as Row[]).map(toRecord)
-  }
-
-  finishedBefore (time: number, limit: number): JobRecord[] {
-    this.flush()
-    return (this.#finishedBefore.all(time, limit) as Row[]).map(toRecord)
-  }
-
-  delete (ids: string[]): void {
-    this.flush()
-    this.transaction(() => { for (const id of ids) this.#delete.run(id) })
-    // Inside an outer transaction the delete may still be rolled back: keep the ids then.
-    if (!this.#db.inTransaction) for (const id of ids) this.#withArtifacts.delete(id)
-  }
-
-  addArtifact (artifact: ArtifactRecord): void {
+  async addArtifact (artifact: ArtifactRecord): Promise<void> {
     this.#withArtifacts.add(artifact.jobId)
     this.flush()
-    this.#addArtifact.run(artifact.jobId, artifact.name, artifact.size, artifact.contentType, artifact.createdAt)
+    this.#statements.addArtifact.run(artifact.jobId, artifact.name, artifact.size, artifact.contentType, artifact.createdAt)
   }
 
-  artifacts (jobId: string): ArtifactRecord[] {
+  async artifacts (jobId: string): Promise<ArtifactRecord[]> {
+    return this.artifactsNow(jobId)
+  }
+
+  /** Synchronous {@link artifacts}. */
+  artifactsNow (jobId: string): ArtifactRecord[] {
     if (!this.#withArtifacts.has(jobId)) return []
-    return (this.#artifacts.all(jobId) as Row[]).map((row) => ({
+    return (this.#statements.artifacts.all(jobId) as Row[]).map((row) => ({
       jobId: row.job_id as string,
       name: row.name as string,
       size: row.size as number,
@@ -253,8 +296,79 @@ export class SqliteJobStore implements JobStore {
     }))
   }
 
-  transaction<T> (fn: () => T): T {
+  async health (): Promise<{ ok: boolean, error?: string }> {
+    return this.#lastError === undefined ? { ok: !this.#closed } : { ok: false, error: this.#lastError }
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
     this.flush()
-    return this.#db.transaction(fn)()
+    this.#closed = true
+  }
+
+  /** Commits every queued write now. Reads do this first, so they see every earlier write. */
+  flush (): void {
+    clearImmediate(this.#flushTimer)
+    this.#flushTimer = undefined
+    if (this.#inserts.size === 0 && this.#updates.size === 0) return
+    const waiters = this.#waiters
+    const inserts = this.#inserts
+    const updates = this.#updates
+    this.#waiters = []
+    this.#inserts = new Map()
+    this.#updates = new Map()
+    this.#pendingKeys = new Map()
+    try {
+      this.#commit(inserts, updates)
+      this.#lastError = undefined
+    } catch (err) {
+      this.#lastError = (err as Error).message
+      // The inserts were never durable: their starts are refused, so nothing of them may stay in memory.
+      for (const id of inserts.keys()) {
+        const meta = this.#meta.get(id)
+        if (meta === undefined) continue
+        this.#fair.remove(id)
+        if (meta.state === 'running') this.#fair.markStopped(meta.owner, meta.type)
+        this.#meta.delete(id)
+      }
+      if (waiters.length === 0) this.#onError(err)
+      for (const waiter of waiters) waiter.reject(err)
+      return
+    }
+    for (const waiter of waiters) waiter.resolve()
+  }
+
+  #queueUpdate (id: string, columns: Array<[string, unknown]>, bumps: number): void {
+    let pending = this.#updates.get(id)
+    if (pending === undefined) {
+      pending = { columns: new Map(), bumps: 0 }
+      this.#updates.set(id, pending)
+    }
+    pending.bumps += bumps
+    for (const [name, value] of columns) pending.columns.set(name, value)
+    this.#scheduleFlush()
+  }
+
+  #updateStatement (names: string[]): Statement {
+    const key = names.join(',')
+    let statement = this.#updateStatements.get(key)
+    if (statement === undefined) {
+      statement = this.#db.prepare(`UPDATE jobs SET ${[...names.map((n) => `${n} = ?`), 'version = version + ?'].join(', ')} WHERE id = ?`)
+      this.#updateStatements.set(key, statement)
+    }
+    return statement
+  }
+
+  #durable (): Promise<void> {
+    if (this.#inserts.size === 0 && this.#updates.size === 0) return Promise.resolve()
+    return new Promise((resolve, reject) => { this.#waiters.push({ resolve, reject }) })
+  }
+
+  #scheduleFlush (): void {
+    // setImmediate runs after the I/O of this turn: every request parsed in the turn joins the same commit.
+    this.#flushTimer ??= setImmediate(() => {
+      this.#flushTimer = undefined
+      this.flush()
+    })
   }
 }

@@ -1,15 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply } from 'fastify'
 import { Type } from 'typebox'
+import { TERMINAL_STATES } from '../../core/model.ts'
 import { ClientError } from '../../errors.ts'
-import { toJobView } from '../../schemas/job.ts'
+import type { JobEvent } from '../../ports/job-events.ts'
 import { retryFrame, sseFrame } from '../../sse/frame.ts'
-import type { StreamClient, StreamEvent } from '../../sse/stream-hub.ts'
-import { TERMINAL_STATES } from '../../adapters/sqlite/types.ts'
-import { RECENT_MS } from './progress.ts'
+import { isTerminal, type StreamClient } from '../../sse/stream-hub.ts'
 
 const ResumeQuery = Type.Object({
-  lastEventId: Type.Optional(Type.String({ maxLength: 64, description: 'resume after this event id (as Last-Event-ID does)' }))
+  lastEventId: Type.Optional(Type.String({ maxLength: 128, description: 'resume after this event id (as Last-Event-ID does)' }))
 })
 
 /** Reconnect hint: 2–3 s. */
@@ -20,10 +19,10 @@ const MAX_BUFFERED_BYTES = 1024 * 1024
 
 /** SSE: GET /api/events (everything of mine, one connection) and GET /api/jobs/:id/events (one job, ends with it). */
 const events: FastifyPluginAsyncTypebox = async (fastify) => {
-  const hub = fastify.streams
+  const { streams, service } = fastify.jobcast
 
-  // Opens the stream: headers, retry hint, first frames; registers the client in the same tick, so no event falls between.
-  const open = (reply: FastifyReply, user: string, first: string, filter: Pick<StreamClient, 'wants' | 'endsAfter'>): StreamClient => {
+  // Opens the stream and attaches its client, holding live events until its first frames are written.
+  const open = (reply: FastifyReply, user: string, filter: Pick<StreamClient, 'wants' | 'endsAfter'>): StreamClient => {
     const raw = reply.raw
     reply.header('cache-control', 'no-cache, no-transform').header('x-accel-buffering', 'no')
     reply.sse!.keepAlive()
@@ -36,11 +35,15 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
         raw.write(frame)
         return raw.writableLength <= MAX_BUFFERED_BYTES
       },
-      close: () => { reply.sse!.close() }
+      close: () => {
+        reply.sse!.close()
+        // A client dropped for not reading would keep its kernel buffers: the socket goes too.
+        if (raw.writableLength > MAX_BUFFERED_BYTES) raw.destroy()
+      }
     }
-    raw.write(retryFrame(RETRY_BASE_MS, RETRY_JITTER_MS) + first)
-    hub.attach(client)
-    reply.sse!.onClose(() => { hub.detach(client) })
+    streams.attach(client)
+    reply.sse!.onClose(() => { streams.detach(client) })
+    raw.write(retryFrame(RETRY_BASE_MS, RETRY_JITTER_MS))
     return client
   }
 
@@ -49,43 +52,57 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     return typeof header === 'string' && header !== '' ? header : query.lastEventId
   }
 
-  fastify.get('/events', { sse: 'only', schema: { querystring: ResumeQuery } }, async (request, reply) => {
-    const user = request.user
-    const lastEventId = lastEventIdOf(request.headers, request.query)
-    const missed = lastEventId === undefined ? undefined : hub.since(user, lastEventId)
-    let first: string
-    if (missed !== undefined) {
-      first = missed.map((e) => e.frame).join('')
-    } else {
-      const cursor = hub.cursor(user)
-      const jobs = fastify.jobs.recent(user, Date.now() - RECENT_MS).map((job) => toJobView(job))
-      first = sseFrame('snapshot', cursor, JSON.stringify({ cursor, jobs, batches: [] }))
-    }
-    open(reply, user, first, { wants: () => true })
+  // The events after a cursor, or a snapshot frame and the events after the snapshot's cursor.
+  const firstFrames = async (client: StreamClient, lastEventId: string | undefined, snapshot: () => Promise<{ cursor: string, data: string }>): Promise<JobEvent[] | undefined> => {
+    const missed = lastEventId === undefined ? undefined : await service.events.since(client.user, lastEventId)
+    if (missed !== undefined) return missed
+    const { cursor, data } = await snapshot()
+    if (!streams.writeFrame(client, sseFrame('snapshot', cursor, data))) return undefined
+    return await service.events.since(client.user, cursor) ?? []
+  }
+
+  fastify.get('/events', {
+    sse: 'only',
+    schema: { summary: 'Server-Sent Events: every change to my jobs, on one connection (resume with Last-Event-ID)', querystring: ResumeQuery }
+  }, async (request, reply) => {
+    const user = request.jobcastUser
+    const client = open(reply, user, { wants: () => true })
+    const first = await firstFrames(client, lastEventIdOf(request.headers, request.query), async () => {
+      const snapshot = await fastify.jobcast.snapshot(user)
+      return { cursor: snapshot.cursor, data: JSON.stringify(snapshot) }
+    })
+    if (first !== undefined) streams.release(client, first)
   })
 
   fastify.get('/jobs/:id/events', {
     sse: 'only',
-    schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }) }), querystring: ResumeQuery }
+    schema: { summary: 'Server-Sent Events of one job of mine; the stream ends after its final event', params: Type.Object({ id: Type.String({ maxLength: 64 }) }), querystring: ResumeQuery }
   }, async (request, reply) => {
-    const user = request.user
+    const user = request.jobcastUser
     const { id } = request.params
-    const job = fastify.jobs.get(user, id)
+    const job = await service.queries.get(user, id)
     if (job === undefined) throw new ClientError(404, 'JOB_NOT_FOUND', `you have no job "${id}"`)
     const lastEventId = lastEventIdOf(request.headers, request.query)
-    const missed = lastEventId === undefined ? undefined : hub.since(user, lastEventId)?.filter((e) => e.jobId === id)
-    const finished = TERMINAL_STATES.has(job.state)
-    if (missed !== undefined && missed.length === 0 && finished) {
+    if (lastEventId !== undefined && TERMINAL_STATES.has(job.state)) {
+      const missed = (await service.events.since(user, lastEventId))?.filter((e) => e.jobId === id)
       // A reconnect after the end: 204 tells EventSource to stop reconnecting.
-      return await reply.code(204).send()
+      if (missed !== undefined && missed.length === 0) return await reply.code(204).send()
     }
-    const frames = missed ?? [{ frame: sseFrame('snapshot', hub.cursor(user), JSON.stringify(toJobView(job, finished ? fastify.jobStore.artifacts(id) : []))), terminal: finished }]
-    const client = open(reply, user, frames.map((f) => f.frame).join(''), {
-      wants: (event: StreamEvent) => event.jobId === id,
-      endsAfter: (event: StreamEvent) => event.terminal
+    const client = open(reply, user, { wants: (event) => event.jobId === id, endsAfter: isTerminal })
+    let ended = false
+    const first = await firstFrames(client, lastEventId, async () => {
+      const cursor = await service.events.head(user)
+      const view = await service.queries.view(user, id)
+      ended = view === undefined || TERMINAL_STATES.has(view.state)
+      return { cursor, data: JSON.stringify(view ?? null) }
     })
-    // The job's end was among the first frames: nothing more will come.
-    if (frames.some((f) => f.terminal)) hub.detach(client)
+    if (first === undefined) return
+    if (ended) {
+      // The snapshot is the job's end: nothing more will come.
+      streams.detach(client)
+      return
+    }
+    streams.release(client, first.filter((e) => e.jobId === id))
   })
 }
 export default events

@@ -1,15 +1,23 @@
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import events from './events.ts'
 import jobTypes from './job-types.ts'
 import jobs from './jobs.ts'
 import progress from './progress.ts'
 import session from './session.ts'
 
+/** Options of the API routes. */
+export interface ApiOptions {
+  /** The onRequest hook that sets `request.jobcastUser` or answers 401. */
+  authenticate: onRequestAsyncHookHandler
+  /** Serve the session routes (jobcast's own tokens; not when the host authenticates). */
+  sessions: boolean
+}
+
 /** Everything under /api: the session routes, then the routes that need a signed-in user. */
-const api: FastifyPluginAsync = async (fastify) => {
-  await fastify.register(session)
+const api: FastifyPluginAsync<ApiOptions> = async (fastify, { authenticate, sessions }) => {
+  if (sessions) await fastify.register(session)
   await fastify.register(async (signedIn) => {
-    signedIn.addHook('onRequest', signedIn.authenticate)
+    signedIn.addHook('onRequest', authenticate)
     await signedIn.register(jobTypes)
     await signedIn.register(jobs)
     await signedIn.register(progress)

@@ -14,8 +14,8 @@ const JobTypeSchema = Type.Object({
 /** GET /api/job-types: what can be started, with input schemas and upload limits. */
 const jobTypes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/job-types', {
-    schema: { response: { 200: Type.Array(JobTypeSchema) } }
-  }, async () => fastify.jobTypes.list().map((d) => ({
+    schema: { summary: 'The job types this server runs, with their input schemas and upload limits', response: { 200: Type.Array(JobTypeSchema) } }
+  }, async () => fastify.jobcast.service.registry.list().map((d) => ({
     type: d.type,
     description: d.description ?? null,
     input: d.input,

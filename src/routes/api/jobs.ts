@@ -1,70 +1,43 @@
-import { createReadStream } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { rm } from 'node:fs/promises'
-import fastifyMultipart from '@fastify/multipart'
-import { join } from 'node:path'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
-import { artifactsDir, jobDir } from '../../core/job-files.ts'
-import { newId } from '../../lib/ids.ts'
-import { receiveUpload } from '../../uploads/receive-upload.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
-import { JobSchema, toJobView } from '../../schemas/job.ts'
-import { TERMINAL_STATES, type JobRecord } from '../../adapters/sqlite/types.ts'
+import { JobSchema, JobSummarySchema } from '../../schemas/job.ts'
+import type { PartsSource, UploadPart } from '../../uploads/receive-upload.ts'
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
 const notFound = (id: string): ClientError => new ClientError(404, 'JOB_NOT_FOUND', `you have no job "${id}"`)
 
-/** Starting, reading, listing and canceling jobs, and downloading their artifacts. */
+/** Starting, reading, listing and canceling jobs, and downloading their artifacts. Thin: the engine decides. */
 const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
-  const view = (job: JobRecord): ReturnType<typeof toJobView> =>
-    toJobView(job, TERMINAL_STATES.has(job.state) ? fastify.jobStore.artifacts(job.id) : [])
-
-  // Multipart starts are streamed by receiveUpload; its limits are set per job type there.
-  await fastify.register(fastifyMultipart)
+  const engine = fastify.jobcast
 
   fastify.post('/jobs/:type', {
     schema: {
+      summary: 'Start a job: JSON input, or multipart/form-data with files and an "input" JSON field',
       params: Type.Object({ type: Type.String({ minLength: 1, maxLength: 64 }) }),
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
-      body: Type.Unknown({ description: 'the job input, as the type\'s schema says' }),
-      response: { 202: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema }
+      body: Type.Unknown({ description: 'the job input, as the type\'s schema says (or multipart: file parts plus an "input" JSON field)' }),
+      response: { 202: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
     }
   }, async (request, reply) => {
     const { type } = request.params
-    const idempotencyKey = request.headers['idempotency-key']
-    const options = idempotencyKey === undefined ? {} : { idempotencyKey }
-    let started
-    if (request.isMultipart()) {
-      const spec = fastify.jobTypes.require(type).files
-      if (spec === undefined) throw new ClientError(400, 'FILES_NOT_ACCEPTED', `job type "${type}" takes no files; send its input as JSON`)
-      // Files go under the job's own folder, so the id is chosen before the job exists; it is queued only once they are complete.
-      const id = newId()
-      const dir = jobDir(fastify.filesDir, id)
-      const upload = await receiveUpload(request, type, spec, dir)
-      try {
-        started = await fastify.jobs.submit(request.user, type, upload.input, { ...options, id, files: upload.files })
-      } catch (err) {
-        await rm(dir, { recursive: true, force: true })
-        throw err
-      }
-      if (!started.created) await rm(dir, { recursive: true, force: true })
-    } else {
-      started = await fastify.jobs.submit(request.user, type, request.body ?? {}, options)
-    }
-    const { job, created } = started
+    const options = { idempotencyKey: request.headers['idempotency-key'] }
+    const { job, created } = request.isMultipart()
+      ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => request.parts({ limits }) as AsyncIterable<UploadPart>) satisfies PartsSource, options)
+      : await engine.submit(request.jobcastUser, type, request.body ?? {}, options)
     if (!created) reply.header('idempotent-replayed', 'true')
-    return await reply.code(202).header('location', `/api/jobs/${job.id}`).send(view(job))
+    return await reply.code(202).header('location', engine.service.views.jobUrl(job.id)).send(await engine.service.queries.viewOf(job))
   })
 
   fastify.get('/jobs/:id', {
-    schema: { params: IdParams, response: { 200: JobSchema, 304: Type.Null(), 404: ErrorSchema } }
+    schema: { summary: 'A job of mine (ETag / If-None-Match → 304)', params: IdParams, response: { 200: JobSchema, 304: Type.Null(), 404: ErrorSchema } }
   }, async (request, reply) => {
-    const job = fastify.jobs.get(request.user, request.params.id)
-    if (job === undefined) throw notFound(request.params.id)
+    const view = await engine.service.queries.view(request.jobcastUser, request.params.id)
+    if (view === undefined) throw notFound(request.params.id)
     // The ETag is a hash of the exact body, so a poller of an unchanged job gets a bodiless 304.
-    const body = JSON.stringify(view(job))
+    const body = JSON.stringify(view)
     const etag = `"${createHash('sha1').update(body).digest('base64url')}"`
     reply.header('etag', etag).header('cache-control', 'no-cache')
     if (request.headers['if-none-match'] === etag) return await reply.code(304).send(null)
@@ -74,6 +47,7 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
 
   fastify.get('/jobs', {
     schema: {
+      summary: 'My jobs, newest first, a page at a time',
       querystring: Type.Object({
         state: Type.Optional(Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('canceled')])),
         type: Type.Optional(Type.String({ maxLength: 64 })),
@@ -81,36 +55,35 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
         limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
         cursor: Type.Optional(Type.String({ maxLength: 64, description: 'nextCursor of the previous page' }))
       }),
-      response: { 200: Type.Object({ items: Type.Array(JobSchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }) }
+      response: { 200: Type.Object({ items: Type.Array(JobSummarySchema), nextCursor: Type.Union([Type.String(), Type.Null()]) }) }
     }
   }, async (request) => {
     const { state, type, batch, limit, cursor } = request.query
-    const items = fastify.jobs.list(request.user, { state, type, batchId: batch, before: cursor, limit: limit + 1 })
-    const page = items.slice(0, limit)
-    return { items: page.map(view), nextCursor: items.length > limit ? page[page.length - 1]!.id : null }
+    return await engine.list(request.jobcastUser, { state, type, batchId: batch, before: cursor, limit })
   })
 
   fastify.post('/jobs/:id/cancel', {
-    schema: { params: IdParams, response: { 200: JobSchema, 404: ErrorSchema, 409: ErrorSchema } }
+    schema: { summary: 'Cancel a queued or running job of mine', params: IdParams, response: { 200: JobSchema, 404: ErrorSchema, 409: ErrorSchema } }
   }, async (request) => {
-    const job = await fastify.jobs.cancel(request.user, request.params.id)
+    const job = await engine.cancel(request.jobcastUser, request.params.id)
     if (job === undefined) throw notFound(request.params.id)
     if (job.state === 'completed' || job.state === 'failed') throw new ClientError(409, 'JOB_FINISHED', `job ${job.id} already ${job.state}; there is nothing to cancel`)
-    return view(job)
+    return await engine.service.queries.viewOf(job)
   })
 
   fastify.get('/jobs/:id/artifacts/:name', {
-    schema: { params: Type.Object({ id: Type.String({ maxLength: 64 }), name: Type.String({ maxLength: 128 }) }), response: { 404: ErrorSchema } }
+    schema: {
+      summary: 'Download a file a job of mine produced',
+      params: Type.Object({ id: Type.String({ maxLength: 64 }), name: Type.String({ maxLength: 128 }) }),
+      response: { 404: ErrorSchema }
+    }
   }, async (request, reply) => {
-    const { id, name } = request.params
-    if (fastify.jobs.get(request.user, id) === undefined) throw notFound(id)
-    const artifact = fastify.jobStore.artifacts(id).find((a) => a.name === name)
-    if (artifact === undefined) throw new ClientError(404, 'ARTIFACT_NOT_FOUND', `job ${id} has no artifact "${name}"`)
+    const { artifact, stream } = await engine.service.queries.artifact(request.jobcastUser, request.params.id, request.params.name)
     return await reply
       .type(artifact.contentType)
       .header('content-length', artifact.size)
       .header('content-disposition', `attachment; filename="${artifact.name}"`)
-      .send(createReadStream(join(artifactsDir(fastify.filesDir, id), artifact.name)) as never)
+      .send(stream as never)
   })
 }
 export default jobs

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto'
+import { ClientError } from '../errors.ts'
+import { newId } from '../lib/ids.ts'
+import type { FileStore } from '../ports/file-store.ts'
+import type { JobStore } from '../ports/job-store.ts'
+import { receiveUpload, type PartsSource } from '../uploads/receive-upload.ts'
+import type { JobDefinition } from './define-job.ts'
+import type { Lifecycle } from './lifecycle.ts'
+import type { JobFile, JobRecord } from './model.ts'
+import type { JobRegistry } from './registry.ts'
+
+/** What a start carries besides its type and input. */
+export interface SubmitOptions {
+  idempotencyKey?: string | undefined
+  batchId?: string | undefined
+}
+
+/** A start's outcome: the job, and whether this start created it (false: an idempotent replay). */
+export interface Submitted {
+  job: JobRecord
+  created: boolean
+}
+
+/** Settings of the intake. */
+export interface JobIntakeOptions {
+  store: JobStore
+  files: FileStore
+  registry: JobRegistry
+  lifecycle: Lifecycle
+  /** Queued jobs one user may have; past it a start is refused with 429. */
+  maxQueuedPerUser: number
+  /** Whether starts are taken now (false while the server shuts down). */
+  accepting: () => boolean
+  /** Told of every job created, so that a runner looks for work at once. */
+  onCreated: () => void
+}
+
+/** Retry-After (seconds) suggested to a user whose queue is full. */
+const QUEUE_FULL_RETRY_AFTER_S = 5
+
+/**
+ * Accepts jobs: validates the input, stores uploads, computes the preview, and inserts the job under the
+ * idempotency and admission rules in one store call. A start resolves once the job is durable and announced.
+ */
+export class JobIntake {
+  readonly #o: JobIntakeOptions
+
+  constructor (options: JobIntakeOptions) {
+    this.#o = options
+  }
+
+  /** Starts a job from JSON input. */
+  async submit (owner: string, type: string, rawInput: unknown, options: SubmitOptions = {}): Promise<Submitted> {
+    this.#checkAccepting()
+    return await this.#accept(owner, type, rawInput, newId(), [], options)
+  }
+
+  /** Starts a job from a multipart body: its files are streamed to the file store first, under the new job's id. */
+  async submitUpload (owner: string, type: string, parts: PartsSource, options: SubmitOptions = {}): Promise<Submitted> {
+    this.#checkAccepting()
+    const spec = this.#o.registry.require(type).files
+    if (spec === undefined) throw new ClientError(400, 'FILES_NOT_ACCEPTED', `job type "${type}" takes no files; send its input as JSON`)
+    const id = newId()
+    const upload = await receiveUpload(parts, type, spec, this.#o.files, id)
+    let submitted: Submitted | undefined
+    try {
+      submitted = await this.#accept(owner, type, upload.input, id, upload.files, options)
+      return submitted
+    } finally {
+      // Refused, or a replay of an earlier start: the files of this request belong to no job.
+      if (submitted?.created !== true) await this.#o.files.remove(id)
+    }
+  }
+
+  #checkAccepting (): void {
+    if (!this.#o.accepting()) throw new ClientError(503, 'SHUTTING_DOWN', 'the server is shutting down; start the job again in a moment')
+  }
+
+  async #accept (owner: string, type: string, rawInput: unknown, id: string, files: JobFile[], options: SubmitOptions): Promise<Submitted> {
+    const { registry, store, lifecycle } = this.#o
+    const input = registry.validate(type, rawInput)
+    const definition = registry.require(type)
+    checkFileCount(type, definition, files.length)
+    // Only a start with an Idempotency-Key is compared with an earlier one, so only it needs the hash.
+    const requestHash = options.idempotencyKey === undefined ? null : createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')
+    const preview = await this.#preview(definition, input, files.map((f) => ({ ...f, path: this.#o.files.localPath(id, f.path) })))
+    const now = Date.now()
+    const record: JobRecord = {
+      id,
+      type,
+      owner,
+      state: 'queued',
+      input,
+      progress: null,
+      result: null,
+      error: null,
+      preview,
+      files,
+      checkpoint: null,
+      attempt: 1,
+      maxAttempts: Math.max(1, definition.retry?.attempts ?? 1),
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
+      runAt: now,
+      batchId: options.batchId ?? null,
+      idempotencyKey: options.idempotencyKey ?? null,
+      requestHash,
+      lease: null,
+      version: 1
+    }
+    const outcome = await store.insertOrGet(record, { maxQueued: this.#o.maxQueuedPerUser })
+    if (outcome.status === 'queue-full') {
+      throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })
+    }
+    if (outcome.status === 'existing') {
+      if (outcome.job.requestHash !== requestHash) {
+        throw new ClientError(422, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request; use a new key for a new job')
+      }
+      return { job: outcome.job, created: false }
+    }
+    await lifecycle.publish('queued', outcome.job)
+    this.#o.onCreated()
+    return { job: outcome.job, created: true }
+  }
+
+  // The type's preview, computed before the job is queued; an error with a code refuses the start with a 422.
+  async #preview (definition: JobDefinition, input: unknown, files: JobFile[]): Promise<unknown> {
+    if (definition.preview === undefined) return null
+    try {
+      return await definition.preview({ input, files })
+    } catch (err) {
+      if (err instanceof ClientError) throw err
+      const code = (err as { code?: unknown } | null)?.code
+      if (typeof code === 'string') throw new ClientError(422, code, (err as Error).message)
+      throw err
+    }
+  }
+}
+
+// A start must carry as many files as its type takes: none for a type without `files`.
+function checkFileCount (type: string, definition: JobDefinition, count: number): void {
+  const spec = definition.files
+  if (spec === undefined && count > 0) throw new ClientError(400, 'FILES_NOT_ACCEPTED', `job type "${type}" takes no files; send its input as JSON`)
+  if (spec !== undefined && count < (spec.min ?? 1)) {
+    throw new ClientError(400, 'FILES_REQUIRED', `job type "${type}" needs at least ${spec.min ?? 1} file(s), sent as multipart/form-data with the input as a JSON field "input"`)
+  }
+}

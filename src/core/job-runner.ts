@@ -1,0 +1,312 @@
+import type { Logger } from 'pino'
+import { AbortReason, PermanentError, RetryableError, toJobError } from '../errors.ts'
+import type { FileStore } from '../ports/file-store.ts'
+import type { JobEvents, Unsubscribe } from '../ports/job-events.ts'
+import type { ClaimBounds, JobStore } from '../ports/job-store.ts'
+import type { JobDefinition } from './define-job.ts'
+import { createJobContext } from './job-context.ts'
+import type { Lifecycle } from './lifecycle.ts'
+import { LiveJob } from './live-job.ts'
+import type { JobPatch, JobRecord } from './model.ts'
+import type { JobRegistry } from './registry.ts'
+import { retryDelay } from './retry.ts'
+
+/** Settings of a runner. */
+export interface JobRunnerOptions {
+  store: JobStore
+  events: JobEvents
+  lifecycle: Lifecycle
+  registry: JobRegistry
+  files: FileStore
+  log: Logger
+  /** This node's id, written into the leases it takes. */
+  node: string
+  /** Jobs running at once on this node. */
+  concurrency: number
+  /** Jobs of one user running at once (cluster-wide where the store is shared). */
+  userConcurrency: number
+  /** How long a claim holds without a heartbeat, in ms; heartbeats go at a third of it. */
+  leaseMs: number
+  /** Least time between two looks for work when nothing announced any, in ms (other nodes' retries, missed wake-ups). */
+  pollMs: number
+  /** Least time between two progress writes (and events) of one job, in ms. */
+  progressIntervalMs: number
+  /** How long a handler may go on after its signal fired before its slot is taken back, in ms. */
+  abortGraceMs: number
+}
+
+type Outcome = { ok: true, value: unknown } | { ok: false, error: unknown }
+
+/**
+ * Runs jobs on this node: claims runnable work from the store in fair order whenever it has free slots, runs each
+ * handler with its signal, timeout and retries, renews the leases of what it runs, re-queues the jobs of nodes that
+ * stopped renewing theirs, and stops gracefully. Every change it makes goes through the {@link Lifecycle}.
+ */
+export class JobRunner {
+  readonly #o: JobRunnerOptions
+  readonly #bounds: ClaimBounds
+  readonly #live = new Map<string, LiveJob>()
+  // Jobs whose handler has returned and whose outcome is being written: no longer running, not yet gone.
+  readonly #finishing = new Set<string>()
+  readonly #idle = new Set<() => void>()
+  #subscriptions: Unsubscribe[] = []
+  #timers: NodeJS.Timeout[] = []
+  #runAtTimer: NodeJS.Timeout | undefined
+  #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
+  #claiming = false
+  #wakeAgain = false
+
+  constructor (options: JobRunnerOptions) {
+    this.#o = options
+    this.#bounds = {
+      userConcurrency: options.userConcurrency,
+      typeConcurrency: (type) => options.registry.get(type)?.concurrency
+    }
+  }
+
+  /** Jobs running on this node now (handlers that have not returned). */
+  get running (): number {
+    return this.#live.size - this.#finishing.size
+  }
+
+  /** Whether it takes work (between start and stop). */
+  get active (): boolean {
+    return this.#state === 'running'
+  }
+
+  /** Re-queues what dead nodes left running, then takes work. Safe to call twice. */
+  async start (): Promise<void> {
+    if (this.#state !== 'new') return
+    this.#state = 'running'
+    const { events, leaseMs, pollMs } = this.#o
+    this.#subscriptions.push(events.subscribe((event) => {
+      // Work became runnable somewhere (a start, a retry, a job stopped by shutdown): look for it.
+      if (event.kind === 'queued' || event.kind === 'retrying' || TERMINAL.has(event.kind)) this.wake()
+    }))
+    this.#subscriptions.push(events.onCancelRequest((jobId) => {
+      this.#live.get(jobId)?.abort(new AbortReason('canceled', 'canceled by its owner while it ran'))
+    }))
+    this.#every(Math.max(50, Math.floor(leaseMs / 3)), async () => { await this.#heartbeat() })
+    this.#every(Math.max(50, Math.floor(leaseMs / 2)), async () => { await this.#reap() })
+    this.#every(pollMs, async () => { this.wake() })
+    await this.#reap()
+    this.wake()
+  }
+
+  /** Looks for work now (coalesced: one claim at a time, again if woken meanwhile). */
+  wake (): void {
+    if (this.#state !== 'running') return
+    if (this.#claiming) {
+      this.#wakeAgain = true
+      return
+    }
+    this.#claiming = true
+    void this.#fill().finally(() => { this.#claiming = false })
+  }
+
+  async #fill (): Promise<void> {
+    const { store, node, concurrency, leaseMs, log } = this.#o
+    try {
+      do {
+        this.#wakeAgain = false
+        const free = concurrency - this.#live.size
+        if (free <= 0 || this.#state !== 'running') return
+        const claimed = await store.claim(node, free, this.#bounds, leaseMs)
+        for (const job of claimed) this.#run(job)
+        if (claimed.length === free) this.#wakeAgain = true
+        else await this.#armRunAtTimer()
+      } while (this.#wakeAgain && this.#state === 'running')
+    } catch (err) {
+      log.error({ err }, 'claiming jobs failed; trying again at the next wake-up')
+    }
+  }
+
+  // Work delayed to a runAt (a retry's backoff) is claimable then: wake at that time.
+  async #armRunAtTimer (): Promise<void> {
+    const at = await this.#o.store.nextRunAt()
+    clearTimeout(this.#runAtTimer)
+    if (at === undefined || this.#state !== 'running') return
+    // Not unref'd: a job waiting for its retry is work in hand, like a running one.
+    this.#runAtTimer = setTimeout(() => { this.wake() }, Math.max(0, at - Date.now()))
+  }
+
+  /** Stops the job if it runs here; resolves with whether it did. */
+  async abortLocal (id: string, reason: AbortReason): Promise<boolean> {
+    const live = this.#live.get(id)
+    if (live === undefined) return false
+    live.abort(reason)
+    await live.settled()
+    return true
+  }
+
+  /**
+   * Stops taking jobs, lets running ones finish for up to `graceMs`, then aborts the rest; those go back to
+   * `queued` (same attempt, checkpoint kept) for any node to run. Safe to call twice.
+   */
+  async stop (graceMs: number): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'new') {
+      this.#state = 'stopped'
+      return
+    }
+    if (this.#state === 'stopping') {
+      await this.#whenIdle()
+      return
+    }
+    this.#state = 'stopping'
+    for (const timer of this.#timers) clearInterval(timer)
+    clearTimeout(this.#runAtTimer)
+    let graceTimer: NodeJS.Timeout | undefined
+    await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, graceMs) })])
+    clearTimeout(graceTimer)
+    for (const live of this.#live.values()) live.abort(new AbortReason('shutdown', 'the server is shutting down'))
+    await this.#whenIdle()
+    for (const unsubscribe of this.#subscriptions) unsubscribe()
+    this.#subscriptions = []
+    this.#state = 'stopped'
+  }
+
+  async #whenIdle (): Promise<void> {
+    if (this.#live.size === 0) return
+    await new Promise<void>((resolve) => { this.#idle.add(resolve) })
+  }
+
+  #every (ms: number, fn: () => Promise<void>): void {
+    const timer = setInterval(() => {
+      fn().catch((err: unknown) => { this.#o.log.error({ err }, 'runner maintenance failed') })
+    }, ms)
+    timer.unref()
+    this.#timers.push(timer)
+  }
+
+  // Renews the leases of what runs here; a job whose lease was lost (this node was presumed dead) is stopped.
+  async #heartbeat (): Promise<void> {
+    const ids = [...this.#live.keys()]
+    if (ids.length === 0) return
+    const lost = await this.#o.store.heartbeat(this.#o.node, ids, this.#o.leaseMs)
+    for (const id of lost) {
+      this.#o.log.warn({ jobId: id }, 'lost the lease of a running job (another node re-queued it); stopping it here')
+      this.#live.get(id)?.abort(new AbortReason('lease-lost', 'this node lost its lease on the job'))
+    }
+  }
+
+  // Jobs whose node stopped renewing their lease: queued again for their next attempt, or failed with none left.
+  async #reap (): Promise<void> {
+    const { store, lifecycle, log } = this.#o
+    const now = Date.now()
+    for (const job of await store.expiredLeases(now, 100)) {
+      if (this.#live.has(job.id)) continue
+      if (job.attempt >= job.maxAttempts) {
+        const message = `the node running attempt ${job.attempt} of ${job.maxAttempts} stopped, and no attempt is left`
+        if (await lifecycle.transition(job, 'failed', { state: 'failed', finishedAt: now, lease: null, error: { code: 'INTERRUPTED', message } }) !== undefined) {
+          log.warn({ jobId: job.id }, 'job interrupted with no attempt left: failed')
+        }
+      } else {
+        const message = `the node running attempt ${job.attempt} stopped; attempt ${job.attempt + 1} resumes from the last checkpoint`
+        if (await lifecycle.transition(job, 'retrying', { state: 'queued', attempt: job.attempt + 1, runAt: now, lease: null, error: { code: 'INTERRUPTED', message } }) !== undefined) {
+          log.warn({ jobId: job.id, attempt: job.attempt + 1 }, 'job interrupted: queued again')
+        }
+      }
+    }
+  }
+
+  #run (job: JobRecord): void {
+    const { lifecycle, progressIntervalMs } = this.#o
+    const live = new LiveJob(job, async (current, kind, patch) => kind === undefined
+      ? await lifecycle.write(current, patch)
+      : await lifecycle.transition(current, kind, patch), progressIntervalMs)
+    this.#live.set(job.id, live)
+    this.#execute(live).catch((err: unknown) => {
+      this.#o.log.error({ err, jobId: job.id }, 'running a job failed unexpectedly')
+    }).finally(() => {
+      this.#live.delete(job.id)
+      live.markSettled()
+      if (this.#live.size === 0) {
+        for (const resolve of this.#idle) resolve()
+        this.#idle.clear()
+      }
+      this.wake()
+    })
+  }
+
+  async #execute (live: LiveJob): Promise<void> {
+    const { registry, log, lifecycle, abortGraceMs } = this.#o
+    const job = live.record
+    const definition = registry.get(job.type)
+    if (definition === undefined) {
+      await live.write('failed', { state: 'failed', finishedAt: Date.now(), lease: null, error: { code: 'UNKNOWN_JOB_TYPE', message: `job type "${job.type}" is not registered on this server` } })
+      return
+    }
+    await lifecycle.started(job)
+    const jobLog = log.child({ jobId: job.id, owner: job.owner, type: job.type, attempt: job.attempt })
+    const timeout = definition.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => { live.abort(new AbortReason('timeout', `the job ran longer than its limit of ${definition.timeoutMs} ms`)) }, definition.timeoutMs)
+    let outcome: Outcome
+    try {
+      const ctx = createJobContext(live, { store: this.#o.store, files: this.#o.files, log: jobLog })
+      const onAbandon = (): void => { jobLog.warn('handler did not stop within the abort grace period; its slot is taken back') }
+      outcome = { ok: true, value: await live.race(definition.run(ctx), abortGraceMs, onAbandon) }
+    } catch (error) {
+      outcome = { ok: false, error }
+    } finally {
+      clearTimeout(timeout)
+    }
+    live.close()
+    this.#finishing.add(job.id)
+    try {
+      await this.#finish(definition, live, outcome, jobLog)
+    } finally {
+      this.#finishing.delete(job.id)
+    }
+  }
+
+  // Writes the attempt's outcome: completed, canceled, failed, retrying, or queued again after a shutdown.
+  async #finish (definition: JobDefinition, live: LiveJob, outcome: Outcome, log: Logger): Promise<void> {
+    // Writes still on their way (a checkpoint, a progress) land first: the outcome is written on top of them.
+    await live.drain()
+    const now = Date.now()
+    const reason = live.controller.signal.reason as unknown
+    const progress = live.takePending() ?? live.record.progress
+    const write = async (kind: Parameters<LiveJob['write']>[0], patch: JobPatch): Promise<boolean> => {
+      // The final value of the progress first, as its own event, then the change.
+      if (progress !== live.record.progress) await live.write('progress', { progress })
+      return await live.write(kind, { lease: null, ...patch }) !== undefined
+    }
+    if (live.lost || (reason instanceof AbortReason && reason.kind === 'lease-lost')) {
+      log.warn('the job was taken over by another node; this attempt\'s outcome is dropped')
+      return
+    }
+    if (reason instanceof AbortReason && reason.kind === 'shutdown') {
+      if (await write('queued', { state: 'queued', runAt: now })) log.info('stopped by shutdown: queued again')
+      return
+    }
+    if (reason instanceof AbortReason && reason.kind === 'canceled') {
+      if (await write('canceled', { state: 'canceled', finishedAt: now, error: reason.toJSON() })) log.info('canceled')
+      return
+    }
+    if (outcome.ok && !(reason instanceof AbortReason)) {
+      const final = progress === null ? null : { ...progress, current: progress.total ?? progress.current, percent: 100, etaMs: 0 }
+      if (await write('completed', { state: 'completed', progress: final, result: outcome.value ?? null, error: null, finishedAt: now })) log.info('completed')
+      return
+    }
+    const error = reason instanceof AbortReason || outcome.ok ? reason : outcome.error
+    const jobError = toJobError(error)
+    const job = live.record
+    const retryable = !(error instanceof PermanentError) && !(error instanceof AbortReason)
+    if (retryable && job.attempt < job.maxAttempts) {
+      const waitMs = retryDelay(definition.retry ?? { attempts: 1 }, job.attempt, retryAfterOf(error))
+      if (await write('retrying', { state: 'queued', error: jobError, attempt: job.attempt + 1, runAt: now + waitMs })) log.warn({ err: error, waitMs }, 'attempt failed; retrying')
+      return
+    }
+    if (await write('failed', { state: 'failed', error: jobError, finishedAt: now })) log.warn({ err: error }, 'failed')
+  }
+}
+
+const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'canceled'])
+
+// The least wait a failure asks for: RetryableError.retryAfterMs, or any error's own retryAfterMs.
+function retryAfterOf (error: unknown): number {
+  if (error instanceof RetryableError) return error.retryAfterMs ?? 0
+  const value = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0
+}

@@ -1,0 +1,54 @@
+import type { Logger } from 'pino'
+import type { JobEvents } from '../ports/job-events.ts'
+import type { JobStore } from '../ports/job-store.ts'
+import type { JobViews } from '../schemas/job.ts'
+import { TERMINAL_EVENTS, type JobEventKind, type JobPatch, type JobRecord } from './model.ts'
+
+/**
+ * The one writer of a job's lifecycle: every change is a compare-and-set write to the store followed by the event
+ * that tells everyone about it. Nothing else changes a job's state (the store's `claim` is the queued → running
+ * write, and its event is published here by {@link started}).
+ */
+export class Lifecycle {
+  readonly #store: JobStore
+  readonly #events: JobEvents
+  readonly #views: JobViews
+  readonly #log: Logger
+
+  constructor (options: { store: JobStore, events: JobEvents, views: JobViews, log: Logger }) {
+    this.#store = options.store
+    this.#events = options.events
+    this.#views = options.views
+    this.#log = options.log
+  }
+
+  /**
+   * Writes `patch` if the job is still at `job.version`, then publishes `kind`. Resolves with the job as written, or
+   * undefined when another writer changed it first (nothing is written or published then).
+   */
+  async transition (job: JobRecord, kind: JobEventKind, patch: JobPatch): Promise<JobRecord | undefined> {
+    const next = await this.#store.update(job, patch)
+    if (next !== undefined) await this.publish(kind, next)
+    return next
+  }
+
+  /** Writes fields that are not a change anyone watches (a checkpoint): compare-and-set, no event. */
+  async write (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
+    return await this.#store.update(job, patch)
+  }
+
+  /** Publishes the `started` event of a job the store just claimed. */
+  async started (job: JobRecord): Promise<void> {
+    await this.publish('started', job)
+  }
+
+  /** Publishes an event about `job` as it is now. A failure to publish is logged: it never stops the job's lifecycle. */
+  async publish (kind: JobEventKind, job: JobRecord): Promise<void> {
+    try {
+      const artifacts = TERMINAL_EVENTS.has(kind) ? await this.#store.artifacts(job.id) : []
+      await this.#events.publish({ kind, jobId: job.id, owner: job.owner, batchId: job.batchId, data: JSON.stringify(this.#views.summary(job, artifacts)), job })
+    } catch (err) {
+      this.#log.error({ err, jobId: job.id, kind }, 'publishing a job event failed; the change is stored, streams catch up on their next snapshot')
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import fp from 'fastify-plugin'
+import fastifyMultipart from '@fastify/multipart'
+import { fastifySSE } from '@fastify/sse'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import { resolveConfig, type Config } from './config.ts'
+import type { JobDefinition } from './core/define-job.ts'
+import { JobcastService } from './core/jobcast-service.ts'
+import { JobRegistry } from './core/registry.ts'
+import { ClientError } from './errors.ts'
+import { builtInJobTypes } from './jobs/index.ts'
+import { tokenAuthenticate } from './plugins/auth.ts'
+import docs from './plugins/docs.ts'
+import { openEmbeddedAdapters, type Adapters } from './plugins/embedded-adapters.ts'
+import { setErrorHandler } from './plugins/errors.ts'
+import type { Authenticate } from './ports/authenticate.ts'
+import type { FileStore } from './ports/file-store.ts'
+import type { JobEvents } from './ports/job-events.ts'
+import type { JobStore } from './ports/job-store.ts'
+import type { UserStore } from './ports/user-store.ts'
+import api from './routes/api/index.ts'
+import health from './routes/health.ts'
+import metrics from './routes/metrics.ts'
+import { JobViews } from './schemas/job.ts'
+import { StreamHub } from './sse/stream-hub.ts'
+
+/** Options of the jobcast plugin; every one has a default. */
+export interface JobcastOptions {
+  /** Settings; what is left out takes the default of .env.example (the environment is not read here). */
+  config?: Partial<Config>
+  /** Where the routes are mounted ('' or e.g. '/jobs'); every URL jobcast emits carries it. */
+  prefix?: string
+  /** Job types registered besides the built-ins. */
+  jobTypes?: JobDefinition[]
+  /** Built-in job types to register (default: `config.builtIns`, which is sleep and csv-profile; http-check only when listed). */
+  builtIns?: readonly string[]
+  /**
+   * How a request becomes a user (default: jobcast's tokens and session cookie). A host's own authentication:
+   * resolve with the user name, or undefined for a 401. jobcast then creates no users and serves no session routes.
+   */
+  authenticate?: Authenticate
+  /** Serve the OpenAPI document and UI at `<prefix>/docs` (default true). */
+  docs?: boolean
+  /** Serve `<prefix>/healthz` (default true). */
+  health?: boolean
+  /** Serve Prometheus metrics at `<prefix>/metrics` (default true). */
+  metrics?: boolean
+  /** Adapters to run on instead of the embedded SQLite ones; all four, or none. */
+  adapters?: { store: JobStore, events: JobEvents, files: FileStore, users?: UserStore }
+}
+
+/** What `fastify.jobcast` is: the engine, this node's streams, and the settings in force. */
+export interface JobcastHandle {
+  readonly service: JobcastService
+  readonly streams: StreamHub
+  readonly users: UserStore | undefined
+  readonly config: Config
+  readonly prefix: string
+  /** The token of the `demo` user created on a first start with no users; shown once by whatever starts the server. */
+  readonly firstRunToken: string | undefined
+  readonly submit: JobcastService['submit']
+  readonly get: JobcastService['get']
+  readonly list: JobcastService['list']
+  readonly cancel: JobcastService['cancel']
+  readonly snapshot: JobcastService['snapshot']
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** jobcast: start, read, list and cancel jobs from the host's own routes. */
+    jobcast: JobcastHandle
+  }
+  interface FastifyRequest {
+    /** The user jobcast's routes act for (set by its authenticate hook). */
+    jobcastUser: string
+  }
+}
+
+/** The jobcast engine and its HTTP API as one Fastify plugin, mountable under a prefix in any Fastify 5 app. */
+const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => {
+  const config = resolveConfig(options.config)
+  const prefix = (options.prefix ?? '').replace(/\/+$/, '')
+  // Fastify's logger is pino; its type just omits a few of pino's members.
+  const log = fastify.log.child({ component: 'jobcast' }) as unknown as Logger
+  const adapters: Adapters = options.adapters === undefined ? await openEmbeddedAdapters(config, log) : { ...options.adapters, close: async () => {} }
+  const users = options.authenticate === undefined ? adapters.users : undefined
+  if (users === undefined && options.authenticate === undefined) throw new Error('jobcast: pass `authenticate`, or a `users` adapter for its own tokens')
+  let firstRunToken: string | undefined
+  try {
+    if (users !== undefined) {
+      // Configured tokens are the whole set for their users: a removed or rotated one stops working at this start.
+      const byUser = new Map<string, string[]>()
+      for (const { user, token } of config.tokens) byUser.set(user, [...byUser.get(user) ?? [], token])
+      for (const [user, tokens] of byUser) await users.setTokens(user, tokens)
+      if (await users.count() === 0) firstRunToken = await users.grantToken('demo')
+    }
+  } catch (err) {
+    await adapters.close()
+    throw err
+  }
+
+  const registry = new JobRegistry()
+  for (const definition of [...builtInJobTypes(config, options.builtIns ?? config.builtIns), ...options.jobTypes ?? []]) registry.register(definition)
+  const views = new JobViews(prefix)
+  const service = new JobcastService(adapters, registry, views, {
+    node: config.nodeId,
+    concurrency: config.concurrency,
+    userConcurrency: config.userConcurrency,
+    maxQueuedPerUser: config.maxQueuedPerUser,
+    retentionMs: config.retentionDays * 86_400_000,
+    leaseMs: config.leaseMs,
+    pollMs: config.pollMs,
+    progressIntervalMs: config.progressIntervalMs,
+    abortGraceMs: 5000
+  }, log)
+  const streams = new StreamHub(adapters.events, log)
+  const handle: JobcastHandle = {
+    service,
+    streams,
+    users,
+    config,
+    prefix,
+    firstRunToken,
+    submit: service.submit.bind(service),
+    get: service.get.bind(service),
+    list: service.list.bind(service),
+    cancel: service.cancel.bind(service),
+    snapshot: service.snapshot.bind(service)
+  }
+  fastify.decorate('jobcast', handle)
+
+  fastify.addHook('onReady', async () => { await service.start() })
+  // preClose: open streams would keep close() waiting forever; the work stops while the store is still open.
+  fastify.addHook('preClose', async () => {
+    streams.closeAll()
+    await service.stop(config.shutdownGraceMs)
+  })
+  fastify.addHook('onClose', async () => { await adapters.close() })
+
+  const authenticate = options.authenticate ?? tokenAuthenticate(users!)
+  await fastify.register(async (scope) => {
+    setErrorHandler(scope)
+    scope.decorateRequest('jobcastUser', '')
+    // A host may have registered these itself; registering them twice would fail.
+    if (!scope.hasPlugin('@fastify/sse')) await scope.register(fastifySSE, { heartbeatInterval: config.heartbeatMs })
+    if (!scope.hasContentTypeParser('multipart/form-data')) await scope.register(fastifyMultipart)
+    if (options.docs !== false && !scope.hasDecorator('swagger')) await scope.register(docs)
+    if (options.health !== false) await scope.register(health)
+    if (options.metrics !== false) await scope.register(metrics)
+    await scope.register(api, { prefix: '/api', authenticate: signedIn(authenticate), sessions: users !== undefined })
+  }, { prefix })
+}
+
+// The onRequest hook of the signed-in routes: the user, or a 401 that says how to sign in.
+function signedIn (authenticate: Authenticate) {
+  return async function (this: FastifyInstance, ...[request, reply]: Parameters<Authenticate>): Promise<void> {
+    const user = await authenticate(request, reply)
+    if (reply.sent) return
+    if (typeof user !== 'string' || user === '') throw new ClientError(401, 'UNAUTHORIZED', 'sign in: send "Authorization: Bearer <token>", or POST /api/session with the token to get a session cookie')
+    request.jobcastUser = user
+  }
+}
+
+export default fp(jobcast, { name: 'jobcast', fastify: '5.x' })

@@ -22,6 +22,9 @@ const PAGE = 500
 const MAX_OWNERS = 10_000
 // Records kept for events this node published, until the fan-out delivers them (bounded if it never does).
 const MAX_LOCAL = 10_000
+// Ids given up on are looked for again, in case their transaction commits late, for this long and this many.
+const SKIPPED_MS = 10 * 60_000
+const MAX_SKIPPED = 1000
 
 /** The event a row holds, with the cursor `epoch-seq`. */
 export function toEvent (row: EventRow, epoch: string): JobEvent {
@@ -32,8 +35,10 @@ export function toEvent (row: EventRow, epoch: string): JobEvent {
  * Delivers the events table to this node's subscribers in id order without gaps, woken by notifications that
  * carry only ids. Ids are taken when a row is inserted, so a transaction can commit after one with a higher id:
  * the fan-out never moves past a missing id until it shows up or `gapMs` has passed (a rolled-back insert, or
- * ids a sequence skipped after a crash, never show up). An event that commits even later is not lost: each
- * owner's seq has no holes, so a jump in an owner's seq fetches the events in between before the later one.
+ * ids a sequence skipped after a crash, never show up). An id given up on is still fetched with every later
+ * page, so an event that commits even later is delivered then, and before its owner's next event (which
+ * cannot commit before it: the owner's seq row is locked until then). As a last resort, a jump in an owner's seq
+ * fetches the events in between before the later one.
  */
 export class EventFanout {
   readonly #db: PgDatabase
@@ -43,6 +48,7 @@ export class EventFanout {
   readonly #lastSeq = new Map<string, number>()
   readonly #local = new Map<number, JobRecord>()
   readonly #inflight = new Set<Promise<unknown>>()
+  readonly #skipped = new Map<number, number>()
   #watermark = 0
   #gapSince: number | undefined
   #gapTimer: NodeJS.Timeout | undefined
@@ -116,17 +122,25 @@ export class EventFanout {
 
   async #drain (): Promise<void> {
     for (;;) {
+      this.#forgetSkipped()
+      // One statement, one snapshot: a late event and its owner's next one are seen together, in id order.
       const { rows } = await this.#db.pool.query<EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM jobcast.events WHERE id > $1 ORDER BY id LIMIT ${PAGE}`, [this.#watermark])
+        `SELECT ${EVENT_COLUMNS} FROM jobcast.events WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id LIMIT ${PAGE}`,
+        [this.#watermark, [...this.#skipped.keys()]])
       if (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
       for (const row of rows) {
         if (this.#closed) return
+        if (row.id <= this.#watermark) {
+          this.#skipped.delete(row.id)
+          await this.#deliver(row)
+          continue
+        }
         if (row.id !== this.#watermark + 1) {
           const now = Date.now()
           this.#gapSince ??= now
           const waited = now - this.#gapSince
           if (waited < this.#gapMs) { this.#armGapTimer(this.#gapMs - waited); return }
-          // Given up on: a late commit of the missing ids is repaired through its owner's seq.
+          for (let id = this.#watermark + 1; id < row.id && this.#skipped.size < MAX_SKIPPED; id++) this.#skipped.set(id, now)
         }
         await this.#deliver(row)
         this.#watermark = row.id
@@ -164,6 +178,11 @@ export class EventFanout {
         this.#db.log.error({ err, jobId: row.job_id, kind: row.kind }, 'job event listener failed')
       }
     }
+  }
+
+  #forgetSkipped (): void {
+    const oldest = Date.now() - SKIPPED_MS
+    for (const [id, at] of this.#skipped) if (at < oldest) this.#skipped.delete(id)
   }
 
   #armGapTimer (ms: number): void {

@@ -1,0 +1,41 @@
+import { PgDatabase, type PgDatabaseOptions } from './database.ts'
+import { PgJobEvents, type PgJobEventsOptions } from './pg-job-events.ts'
+import { PgJobStore } from './pg-job-store.ts'
+import { PgUserStore } from './pg-user-store.ts'
+
+export { PgDatabase, type PgDatabaseOptions, type PgLog } from './database.ts'
+export { PgJobEvents, type PgJobEventsOptions } from './pg-job-events.ts'
+export { PgJobStore } from './pg-job-store.ts'
+export { PgUserStore } from './pg-user-store.ts'
+
+/** The PostgreSQL adapters of one node, on one pool. */
+export interface PostgresAdapters {
+  database: PgDatabase
+  jobs: PgJobStore
+  events: PgJobEvents
+  users: PgUserStore
+  /** Closes the three adapters and the pool; safe to call twice. */
+  close: () => Promise<void>
+}
+
+/**
+ * Opens the database at `url` (a `postgres://` URL), migrates its schema and starts listening for other nodes'
+ * events: what `JOBCAST_DATABASE_URL` selects.
+ */
+export async function openPostgres (url: string, options: PgDatabaseOptions & { events?: PgJobEventsOptions } = {}): Promise<PostgresAdapters> {
+  const database = await PgDatabase.open(url, options)
+  const jobs = new PgJobStore(database)
+  const users = new PgUserStore(database)
+  let events: PgJobEvents
+  try {
+    events = await PgJobEvents.open(database, options.events)
+  } catch (err) {
+    await Promise.all([jobs.close(), users.close(), database.close()])
+    throw err
+  }
+  const close = async (): Promise<void> => {
+    await Promise.all([events.close(), jobs.close(), users.close()])
+    await database.close()
+  }
+  return { database, jobs, events, users, close }
+}

@@ -1,0 +1,109 @@
+import type { ArtifactRecord, JobPatch, JobRecord } from '../../core/model.ts'
+
+/** A row of jobcast.jobs as pg returns it (json columns parsed, int8 as numbers). */
+export type JobRow = Record<string, unknown>
+
+type Field = keyof Omit<JobRecord, 'id' | 'version' | 'lease'>
+
+// How each record field is stored: its column, and whether it is JSON (written as text, parsed back by pg).
+const COLUMNS: Record<Field, { column: string, json: boolean }> = {
+  type: { column: 'type', json: false },
+  owner: { column: 'owner', json: false },
+  state: { column: 'state', json: false },
+  input: { column: 'input', json: true },
+  progress: { column: 'progress', json: true },
+  result: { column: 'result', json: true },
+  error: { column: 'error', json: true },
+  preview: { column: 'preview', json: true },
+  files: { column: 'files', json: true },
+  checkpoint: { column: 'checkpoint', json: true },
+  attempt: { column: 'attempt', json: false },
+  maxAttempts: { column: 'max_attempts', json: false },
+  createdAt: { column: 'created_at', json: false },
+  startedAt: { column: 'started_at', json: false },
+  finishedAt: { column: 'finished_at', json: false },
+  runAt: { column: 'run_at', json: false },
+  batchId: { column: 'batch_id', json: false },
+  idempotencyKey: { column: 'idempotency_key', json: false },
+  requestHash: { column: 'request_hash', json: false }
+}
+const FIELDS = Object.keys(COLUMNS) as Field[]
+
+// `json`, not `jsonb`: the text comes back as it was written (key order kept), and nothing queries inside it.
+function toColumn (field: Field, value: unknown): unknown {
+  if (!COLUMNS[field].json) return value ?? null
+  return value === undefined || value === null ? null : JSON.stringify(value)
+}
+
+/** Columns and values of an INSERT of `job`, in matching order. */
+export function insertColumns (job: JobRecord): { columns: string[], values: unknown[] } {
+  return {
+    columns: ['id', ...FIELDS.map((f) => COLUMNS[f].column), 'lease_node', 'lease_expires_at', 'version'],
+    values: [job.id, ...FIELDS.map((f) => toColumn(f, job[f])), job.lease?.node ?? null, job.lease?.expiresAt ?? null, job.version]
+  }
+}
+
+/**
+ * `SET` assignments (from placeholder `$first` on) and their values for `patch`. A key whose value is undefined
+ * is left alone, as if absent; null clears.
+ */
+export function patchAssignments (patch: JobPatch, first: number): { sets: string[], values: unknown[] } {
+  const sets: string[] = []
+  const values: unknown[] = []
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === undefined) continue
+    if (key === 'lease') {
+      const lease = value as JobRecord['lease']
+      sets.push(`lease_node = $${first + values.length}`)
+      values.push(lease?.node ?? null)
+      sets.push(`lease_expires_at = $${first + values.length}`)
+      values.push(lease?.expiresAt ?? null)
+      continue
+    }
+    const spec = COLUMNS[key as Field]
+    // id, owner, type, createdAt and version are not patchable (the type says so; a cast must not get around it).
+    if (spec === undefined || key === 'owner' || key === 'type' || key === 'createdAt') continue
+    sets.push(`${spec.column} = $${first + values.length}`)
+    values.push(toColumn(key as Field, value))
+  }
+  return { sets, values }
+}
+
+/** The record a row holds. */
+export function toRecord (row: JobRow): JobRecord {
+  return {
+    id: row.id as string,
+    type: row.type as string,
+    owner: row.owner as string,
+    state: row.state as JobRecord['state'],
+    input: row.input ?? null,
+    progress: (row.progress ?? null) as JobRecord['progress'],
+    result: row.result ?? null,
+    error: (row.error ?? null) as JobRecord['error'],
+    preview: row.preview ?? null,
+    files: (row.files ?? []) as JobRecord['files'],
+    checkpoint: row.checkpoint ?? null,
+    attempt: row.attempt as number,
+    maxAttempts: row.max_attempts as number,
+    createdAt: row.created_at as number,
+    startedAt: row.started_at as number | null,
+    finishedAt: row.finished_at as number | null,
+    runAt: row.run_at as number,
+    batchId: row.batch_id as string | null,
+    idempotencyKey: row.idempotency_key as string | null,
+    requestHash: row.request_hash as string | null,
+    lease: row.lease_node === null ? null : { node: row.lease_node as string, expiresAt: row.lease_expires_at as number },
+    version: row.version as number
+  }
+}
+
+/** The artifact a row of jobcast.artifacts holds. */
+export function toArtifact (row: JobRow): ArtifactRecord {
+  return {
+    jobId: row.job_id as string,
+    name: row.name as string,
+    size: row.size as number,
+    contentType: row.content_type as string,
+    createdAt: row.created_at as number
+  }
+}

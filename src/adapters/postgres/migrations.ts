@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto'
+import type pg from 'pg'
+
+/** Namespace of jobcast's advisory locks (the first key of the two-key form); the second key says what is locked. */
+export const LOCK_NAMESPACE = 0x6a6f6263 // 'jobc'
+/** Second keys of the advisory locks in {@link LOCK_NAMESPACE}. */
+export const LockKey = { migrate: 1, claim: 2 } as const
+/** Namespace of the per-owner admission locks (second key: hashtext(owner)). */
+export const OWNER_LOCK_NAMESPACE = LOCK_NAMESPACE + 1
+
+// Each entry moves the schema one version forward; jobcast.migrations records how far a database is.
+// Everything lives in the `jobcast` schema, so that the database can be one the operator already uses.
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE jobcast.meta (key text PRIMARY KEY, value text NOT NULL);
+  CREATE TABLE jobcast.jobs (
+    id text PRIMARY KEY,
+    type text NOT NULL,
+    owner text NOT NULL,
+    state text NOT NULL,
+    input json,
+    progress json,
+    result json,
+    error json,
+    preview json,
+    files json,
+    checkpoint json,
+    attempt integer NOT NULL,
+    max_attempts integer NOT NULL,
+    created_at bigint NOT NULL,
+    started_at bigint,
+    finished_at bigint,
+    run_at bigint NOT NULL,
+    batch_id text,
+    idempotency_key text,
+    request_hash text,
+    lease_node text,
+    lease_expires_at bigint,
+    version integer NOT NULL
+  );
+  CREATE UNIQUE INDEX jobs_idempotency ON jobcast.jobs (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX jobs_owner ON jobcast.jobs (owner, id);
+  CREATE INDEX jobs_queued ON jobcast.jobs (owner, type, run_at, id) WHERE state = 'queued';
+  CREATE INDEX jobs_queued_run_at ON jobcast.jobs (run_at) WHERE state = 'queued';
+  CREATE INDEX jobs_running ON jobcast.jobs (lease_expires_at) WHERE state = 'running';
+  CREATE INDEX jobs_finished ON jobcast.jobs (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE INDEX jobs_batch ON jobcast.jobs (batch_id) WHERE batch_id IS NOT NULL;
+  CREATE TABLE jobcast.owner_turns (owner text PRIMARY KEY, served bigint NOT NULL);
+  CREATE INDEX owner_turns_served ON jobcast.owner_turns (served);
+  CREATE TABLE jobcast.artifacts (
+    job_id text NOT NULL REFERENCES jobcast.jobs (id) ON DELETE CASCADE,
+    name text NOT NULL,
+    size bigint NOT NULL,
+    content_type text NOT NULL,
+    created_at bigint NOT NULL,
+    PRIMARY KEY (job_id, name)
+  );
+  CREATE TABLE jobcast.events (
+    id bigserial PRIMARY KEY,
+    owner text NOT NULL,
+    seq bigint NOT NULL,
+    kind text NOT NULL,
+    job_id text NOT NULL,
+    batch_id text,
+    data text NOT NULL,
+    created_at bigint NOT NULL,
+    UNIQUE (owner, seq)
+  );
+  CREATE INDEX events_created ON jobcast.events (created_at);
+  CREATE TABLE jobcast.event_owners (
+    owner text PRIMARY KEY,
+    seq bigint NOT NULL,
+    pruned bigint NOT NULL DEFAULT 0
+  );
+  CREATE TABLE jobcast.users (name text PRIMARY KEY, created_at bigint NOT NULL);
+  CREATE TABLE jobcast.tokens (
+    hash text PRIMARY KEY,
+    user_name text NOT NULL REFERENCES jobcast.users (name) ON DELETE CASCADE,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX tokens_user ON jobcast.tokens (user_name);
+  CREATE TABLE jobcast.sessions (
+    hash text PRIMARY KEY,
+    user_name text NOT NULL REFERENCES jobcast.users (name) ON DELETE CASCADE,
+    expires_at bigint NOT NULL
+  );
+  CREATE INDEX sessions_user ON jobcast.sessions (user_name);
+  CREATE INDEX sessions_expires ON jobcast.sessions (expires_at);
+  `
+]
+
+/** The schema version this build migrates to. */
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+/**
+ * Brings the schema up to date. Holds a session advisory lock meanwhile: nodes starting at once wait for the
+ * first one and then find nothing to do. Each step commits with its version row, so a failed step leaves the
+ * database at the previous version.
+ */
+export async function migrate (pool: pg.Pool): Promise<void> {
+  const client = await pool.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LockKey.migrate])
+    try {
+      await client.query('CREATE SCHEMA IF NOT EXISTS jobcast')
+      await client.query('CREATE TABLE IF NOT EXISTS jobcast.migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())')
+      const { rows } = await client.query<{ version: number | null }>('SELECT max(version) AS version FROM jobcast.migrations')
+      for (let version = rows[0]?.version ?? 0; version < MIGRATIONS.length; version++) {
+        await client.query('BEGIN')
+        try {
+          await client.query(MIGRATIONS[version]!)
+          if (version === 0) {
+            // The epoch of the event log: part of every cursor, so a cursor from another database is refused.
+            await client.query("INSERT INTO jobcast.meta (key, value) VALUES ('events_epoch', $1)", [randomBytes(4).toString('hex')])
+          }
+          await client.query('INSERT INTO jobcast.migrations (version) VALUES ($1)', [version + 1])
+          await client.query('COMMIT')
+        } catch (err) {
+          await client.query('ROLLBACK')
+          throw err
+        }
+      }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LockKey.migrate])
+    }
+  } finally {
+    client.release()
+  }
+}

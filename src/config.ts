@@ -1,5 +1,6 @@
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { parseAllowList, type AllowList } from './net/address-policy.ts'
 
 // Every variable, with its default; .env.example lists the same.
 const EnvSchema = Type.Object({
@@ -17,6 +18,12 @@ const EnvSchema = Type.Object({
   JOBCAST_REPLAY_BUFFER: Type.Integer({ minimum: 0, default: 1000 }),
   JOBCAST_CSV_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   JOBCAST_CSV_CHECKPOINT_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  JOBCAST_ALLOW_PRIVATE_URLS: Type.String({ default: '' }),
+  JOBCAST_HTTP_CHECK_MAX_URLS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  JOBCAST_HTTP_CHECK_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  JOBCAST_HTTP_CHECK_TIME_LIMIT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  JOBCAST_SMTP_URL: Type.String({ default: '' }),
+  JOBCAST_SMTP_FROM: Type.String({ minLength: 3, default: 'jobcast <jobcast@localhost>' }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -48,6 +55,18 @@ export interface Config {
   csvMaxBytes: number
   /** Least time between two checkpoints of a CSV profile, in ms (a checkpoint carries the partial statistics). */
   csvCheckpointMs: number
+  /** Hosts and ranges outbound requests (http-check, webhooks) may reach although not public. */
+  allowPrivateUrls: AllowList
+  /** Most URLs in one http-check job. */
+  httpCheckMaxUrls: number
+  /** Most URLs one http-check job fetches at once. */
+  httpCheckMaxConcurrency: number
+  /** Time one http-check job has for all its URLs, in ms; URLs not done by then fail with TIME_LIMIT. */
+  httpCheckTimeLimitMs: number
+  /** SMTP server for email notifications (`smtp://user:pass@host:587`); empty: email is off. */
+  smtpUrl: string
+  /** Sender of email notifications. */
+  smtpFrom: string
   logLevel: string
 }
 
@@ -69,7 +88,21 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     replayBuffer: raw.JOBCAST_REPLAY_BUFFER,
     csvMaxBytes: raw.JOBCAST_CSV_MAX_BYTES,
     csvCheckpointMs: raw.JOBCAST_CSV_CHECKPOINT_MS,
+    allowPrivateUrls: parseEnvAllowList(raw.JOBCAST_ALLOW_PRIVATE_URLS),
+    httpCheckMaxUrls: raw.JOBCAST_HTTP_CHECK_MAX_URLS,
+    httpCheckMaxConcurrency: raw.JOBCAST_HTTP_CHECK_MAX_CONCURRENCY,
+    httpCheckTimeLimitMs: raw.JOBCAST_HTTP_CHECK_TIME_LIMIT_MS,
+    smtpUrl: raw.JOBCAST_SMTP_URL,
+    smtpFrom: raw.JOBCAST_SMTP_FROM,
     logLevel: raw.LOG_LEVEL
+  }
+}
+
+function parseEnvAllowList (value: string): AllowList {
+  try {
+    return parseAllowList(value)
+  } catch (err) {
+    throw new Error(`env/JOBCAST_ALLOW_PRIVATE_URLS must be comma-separated hosts, IPs or CIDRs (e.g. "127.0.0.1,10.0.0.0/8,hooks.internal"): ${(err as Error).message}`)
   }
 }
 

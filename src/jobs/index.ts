@@ -1,10 +1,10 @@
 import type { Config } from '../config.ts'
 import type { JobDefinition } from '../core/define-job.ts'
 import { csvProfileJob } from './csv-profile.ts'
-import httpCheck from './http-check.ts'
+import { httpCheckJob } from './http-check.ts'
 import sleep from './sleep.ts'
 
 /** The job types every jobcast server registers. */
-export function builtInJobTypes (config: Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs'>): JobDefinition[] {
-  return [sleep as JobDefinition, httpCheck as JobDefinition, csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs })]
+export function builtInJobTypes (config: Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs' | 'allowPrivateUrls' | 'httpCheckMaxUrls' | 'httpCheckMaxConcurrency' | 'httpCheckTimeLimitMs'>): JobDefinition[] {
+  return [sleep as JobDefinition, httpCheckJob({ allow: config.allowPrivateUrls, maxUrls: config.httpCheckMaxUrls, maxConcurrency: config.httpCheckMaxConcurrency, timeLimitMs: config.httpCheckTimeLimitMs }), csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs })]
 }

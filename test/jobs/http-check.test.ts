@@ -166,7 +166,8 @@ test('http-check: every redirect hop is checked; an internal hop is refused unle
 
 test('http-check: URLs not done within the overall time limit fail with TIME_LIMIT and the job completes', async (t) => {
   const local = await localServer(t)
-  const app = await build(t, { ...LOCAL, httpCheckTimeLimitMs: 400 })
+  // Long enough for /fast on a loaded machine; /slow never answers within it.
+  const app = await build(t, { ...LOCAL, httpCheckTimeLimitMs: 2500 })
   const urls = [`${local.base}/fast`, `${local.base}/slow`, `${local.base}/slow`, `${local.base}/slow`]
   const job = await startJob(app, 'alice', 'http-check', { urls, concurrency: 2, timeoutMs: 60_000 })
   const done = await waitForState(app, 'alice', job.id, 'completed', 'failed', 'canceled')

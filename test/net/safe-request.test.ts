@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import { createSafeAgent, isPublicAddress, NO_ALLOW_LIST, parseAllowList, safeRequest, type AllowList } from '../../src/net/index.ts'
+import { loadConfig } from '../../src/config.ts'
 import type { Teardown } from '../helper.ts'
 
 /** A loopback server answering `/redirect` with a 302 to `/final` and everything else with 1 KiB of "x". */
@@ -80,4 +81,11 @@ test('safeRequest: redirects are returned unless asked for, the body is capped, 
   await new Promise<void>((resolve) => { silent.listen(0, '127.0.0.1', resolve) })
   t.teardown(async () => { silent.closeAllConnections(); await new Promise((resolve) => { silent.close(resolve) }) })
   t.equal(await codeOf(safeRequest(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { dispatcher, allow, timeoutMs: 200 })), 'REQUEST_TIMEOUT')
+})
+
+test('JOBCAST_ALLOW_PRIVATE_URLS: parsed at start; a bad entry stops the start naming the variable', async (t) => {
+  t.same(loadConfig({}).allowPrivateUrls, { hosts: new Set(), cidrs: [] }, 'empty by default: nothing private is reachable')
+  const allow = loadConfig({ JOBCAST_ALLOW_PRIVATE_URLS: 'hooks.internal,127.0.0.1' }).allowPrivateUrls
+  t.ok(allow.hosts.has('hooks.internal'))
+  t.throws(() => loadConfig({ JOBCAST_ALLOW_PRIVATE_URLS: '10.0.0.0/40' }), /JOBCAST_ALLOW_PRIVATE_URLS.*10\.0\.0\.0\/40/)
 })

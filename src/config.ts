@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
+import { parseAllowList, type AllowList } from './net/address-policy.ts'
 
 // Every variable, with its default; .env.example lists the same.
 const EnvSchema = Type.Object({
@@ -19,11 +20,17 @@ const EnvSchema = Type.Object({
   JOBCAST_REPLAY_BUFFER: Type.Integer({ minimum: 0, default: 1000 }),
   JOBCAST_CSV_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   JOBCAST_CSV_CHECKPOINT_MS: Type.Integer({ minimum: 0, default: 2000 }),
-  JOBCAST_BUILT_INS: Type.String({ default: 'sleep,csv-profile' }),
+  JOBCAST_BUILT_INS: Type.String({ default: 'sleep,csv-profile,documents' }),
   JOBCAST_NODE_ID: Type.String({ default: '' }),
   JOBCAST_LEASE_MS: Type.Integer({ minimum: 1000, default: 30000 }),
   JOBCAST_POLL_MS: Type.Integer({ minimum: 10, default: 1000 }),
   JOBCAST_LOCK_WAIT_MS: Type.Integer({ minimum: 0, default: 20000 }),
+  JOBCAST_ALLOW_PRIVATE_URLS: Type.String({ default: '' }),
+  JOBCAST_HTTP_CHECK_MAX_URLS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+  JOBCAST_HTTP_CHECK_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  JOBCAST_HTTP_CHECK_TIME_LIMIT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  JOBCAST_SMTP_URL: Type.String({ default: '' }),
+  JOBCAST_SMTP_FROM: Type.String({ minLength: 3, default: 'jobcast <jobcast@localhost>' }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -55,7 +62,7 @@ export interface Config {
   csvMaxBytes: number
   /** Least time between two checkpoints of a CSV profile, in ms (a checkpoint carries the partial statistics). */
   csvCheckpointMs: number
-  /** Built-in job types to register: any of sleep, csv-profile, http-check. */
+  /** Built-in job types to register: any of sleep, csv-profile, documents, http-check. */
   builtIns: string[]
   /** This process's id in leases; unique per process (default: host, pid and a random part). */
   nodeId: string
@@ -65,11 +72,23 @@ export interface Config {
   pollMs: number
   /** How long a server waits for another one to release the data folder, in ms. */
   lockWaitMs: number
+  /** Hosts and ranges outbound requests (http-check, webhooks) may reach although not public. */
+  allowPrivateUrls: AllowList
+  /** Most URLs in one http-check job. */
+  httpCheckMaxUrls: number
+  /** Most URLs one http-check job fetches at once. */
+  httpCheckMaxConcurrency: number
+  /** Time one http-check job has for all its URLs, in ms; URLs not done by then fail with TIME_LIMIT. */
+  httpCheckTimeLimitMs: number
+  /** SMTP server for email notifications (`smtp://user:pass@host:587`); empty: email is off. */
+  smtpUrl: string
+  /** Sender of email notifications. */
+  smtpFrom: string
   logLevel: string
 }
 
 /** The built-in job types a server can register. */
-export const BUILT_INS = ['sleep', 'csv-profile', 'http-check'] as const
+export const BUILT_INS = ['sleep', 'csv-profile', 'documents', 'http-check'] as const
 
 /** Reads and validates the environment; a bad value throws an error that names the variable. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
@@ -94,6 +113,12 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     leaseMs: raw.JOBCAST_LEASE_MS,
     pollMs: raw.JOBCAST_POLL_MS,
     lockWaitMs: raw.JOBCAST_LOCK_WAIT_MS,
+    allowPrivateUrls: parseEnvAllowList(raw.JOBCAST_ALLOW_PRIVATE_URLS),
+    httpCheckMaxUrls: raw.JOBCAST_HTTP_CHECK_MAX_URLS,
+    httpCheckMaxConcurrency: raw.JOBCAST_HTTP_CHECK_MAX_CONCURRENCY,
+    httpCheckTimeLimitMs: raw.JOBCAST_HTTP_CHECK_TIME_LIMIT_MS,
+    smtpUrl: raw.JOBCAST_SMTP_URL,
+    smtpFrom: raw.JOBCAST_SMTP_FROM,
     logLevel: raw.LOG_LEVEL
   }
 }
@@ -109,6 +134,14 @@ function parseBuiltIns (value: string): string[] {
     if (!(BUILT_INS as readonly string[]).includes(name)) throw new Error(`env/JOBCAST_BUILT_INS lists "${name}"; the built-in job types are ${BUILT_INS.join(', ')}`)
   }
   return names
+}
+
+function parseEnvAllowList (value: string): AllowList {
+  try {
+    return parseAllowList(value)
+  } catch (err) {
+    throw new Error(`env/JOBCAST_ALLOW_PRIVATE_URLS must be comma-separated hosts, IPs or CIDRs (e.g. "127.0.0.1,10.0.0.0/8,hooks.internal"): ${(err as Error).message}`)
+  }
 }
 
 const TOKEN_PAIR = /^([A-Za-z0-9_.-]{1,64}):(\S{8,})$/

@@ -39,7 +39,7 @@ export function testConfig (t: Teardown, overrides: Partial<Config> = {}): Confi
     tokens: Object.entries(TOKENS).map(([user, token]) => ({ user, token })),
     progressIntervalMs: 50,
     shutdownGraceMs: 2000,
-    builtIns: ['sleep', 'csv-profile', 'http-check'],
+    builtIns: ['sleep', 'csv-profile', 'documents', 'http-check'],
     lockWaitMs: 2000,
     ...overrides
   }

@@ -1,15 +1,20 @@
 import type { Config } from '../config.ts'
 import type { JobDefinition } from '../core/define-job.ts'
 import { csvProfileJob } from './csv-profile.ts'
-import httpCheck from './http-check.ts'
+import { documentsJob } from './documents.ts'
+import { httpCheckJob } from './http-check.ts'
 import sleep from './sleep.ts'
 
-/** The built-in job types named in `names` (sleep, csv-profile, http-check), configured from `config`. */
-export function builtInJobTypes (config: Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs'>, names: readonly string[]): JobDefinition[] {
+/** What the built-in job types are configured from. */
+export type BuiltInSettings = Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs' | 'allowPrivateUrls' | 'httpCheckMaxUrls' | 'httpCheckMaxConcurrency' | 'httpCheckTimeLimitMs'>
+
+/** The built-in job types named in `names` (see BUILT_INS in config.ts), configured from `config`. */
+export function builtInJobTypes (config: BuiltInSettings, names: readonly string[]): JobDefinition[] {
   const all: Record<string, () => JobDefinition> = {
     sleep: () => sleep as JobDefinition,
     'csv-profile': () => csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs }),
-    'http-check': () => httpCheck as JobDefinition
+    documents: () => documentsJob(),
+    'http-check': () => httpCheckJob({ allow: config.allowPrivateUrls, maxUrls: config.httpCheckMaxUrls, maxConcurrency: config.httpCheckMaxConcurrency, timeLimitMs: config.httpCheckTimeLimitMs })
   }
   return names.map((name) => {
     const make = all[name]

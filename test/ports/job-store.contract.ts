@@ -103,6 +103,18 @@ export function jobStoreContract (t: Test, factory: JobStoreFactory): void {
     t.equal(await store.countQueued('carol'), 0)
   })
 
+  t.test('countByState counts every job by type and state', async (t) => {
+    const { store } = await open(t)
+    for (let i = 0; i < 3; i++) await insert(store)
+    await insert(store, { owner: 'bob', type: 'other' })
+    await store.claim('n1', 1, UNBOUNDED, 60_000)
+    const counts = await store.countByState()
+    const total = counts.reduce((n, c) => n + c.count, 0)
+    t.equal(total, 4)
+    t.equal(counts.filter((c) => c.state === 'running').reduce((n, c) => n + c.count, 0), 1, 'the claimed one runs')
+    t.same([...new Set(counts.map((c) => c.type))].sort(), ['other', 'work'], 'by type')
+  })
+
   t.test('list: newest first, filters, limit and before-cursor paging', async (t) => {
     const { store } = await open(t)
     const jobs: JobRecord[] = []

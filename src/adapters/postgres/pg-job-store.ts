@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import type { ArtifactRecord, JobPatch, JobQuery, JobRecord } from '../../core/model.ts'
+import type { ArtifactRecord, JobPatch, JobQuery, JobRecord, JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { PgDatabase } from './database.ts'
@@ -85,6 +85,11 @@ export class PgJobStore implements JobStore {
   async countQueued (owner: string): Promise<number> {
     const { rows } = await this.#query<{ n: number }>("SELECT count(*) AS n FROM jobcast.jobs WHERE owner = $1 AND state = 'queued'", [owner])
     return rows[0]!.n
+  }
+
+  async countByState (): Promise<Array<{ type: string, state: JobState, count: number }>> {
+    const { rows } = await this.#query<{ type: string, state: JobState, count: string }>('SELECT type, state, count(*) AS count FROM jobcast.jobs GROUP BY type, state ORDER BY type, state', [])
+    return rows.map((r) => ({ type: r.type, state: r.state, count: Number(r.count) }))
   }
 
   async update (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {

@@ -1,27 +1,34 @@
 import { loadConfig } from './config.ts'
-import { openDatabase } from './adapters/sqlite/database.ts'
-import { UserStore } from './adapters/sqlite/sqlite-user-store.ts'
+import { parseCommand } from './cli/parse-args.ts'
+import { serveCommand } from './cli/serve.ts'
+import { tokenCommand, type Output } from './cli/token.ts'
+import { USAGE, UsageError } from './cli/usage.ts'
 
-const USAGE = `usage: jobcast token create <user>   create a token for <user> (the user is created if new) and print it once
-
-Uses JOBCAST_DATA_DIR (default ./data), like the server.`
-
-/** The `jobcast` command: administrative tasks on a data folder. */
-export function main (args: string[]): number {
-  const [group, action, user] = args
-  if (group === 'token' && action === 'create' && user !== undefined && /^[A-Za-z0-9_.-]{1,64}$/.test(user)) {
-    const db = openDatabase(loadConfig().dataDir)
-    try {
-      const token = new UserStore(db).grantToken(user)
-      process.stdout.write(`${token}\n`)
-      process.stderr.write(`token created for "${user}"; it is shown only now. Use it as: Authorization: Bearer ${token}\n`)
+/**
+ * The `jobcast` program: `serve`, `token create|list|revoke`, `--help`. Resolves with the exit code, or undefined
+ * for `serve`, which runs until a signal. A wrong command line is exit 2; a failure (bad setting, unreadable job
+ * file, no such user) is exit 1, with one message on stderr.
+ */
+export async function main (argv: string[], out: Output = { stdout: process.stdout, stderr: process.stderr }): Promise<number | undefined> {
+  try {
+    const command = parseCommand(argv)
+    if (command.name === 'help') {
+      out.stdout.write(`${USAGE}\n`)
       return 0
-    } finally {
-      db.close()
     }
+    const config = loadConfig(process.env, { envFile: '.env' })
+    if (command.name === 'token') return await tokenCommand(command.args, config, out)
+    await serveCommand(command.options, config)
+    return undefined
+  } catch (err) {
+    if (err instanceof UsageError) {
+      out.stderr.write(`jobcast: ${err.message}\n\n${USAGE}\n`)
+      return 2
+    }
+    out.stderr.write(`jobcast: ${(err as Error).message}\n`)
+    return 1
   }
-  process.stderr.write(`${USAGE}\n`)
-  return 2
 }
 
-process.exitCode = main(process.argv.slice(2))
+const code = await main(process.argv.slice(2))
+if (code !== undefined) process.exitCode = code

@@ -32,21 +32,21 @@ export function readCookie (header: string | undefined, name: string): string | 
 /** Users from JOBCAST_TOKENS, a `demo` user on a first start, and the bearer-or-cookie check of /api routes. */
 export default fp<{ config: Config }>(async (fastify, { config }) => {
   const users = fastify.userStore
-  for (const { user, token } of config.tokens) users.grantToken(user, token)
-  fastify.decorate('firstRunToken', users.count() === 0 ? users.grantToken('demo') : undefined)
+  for (const { user, token } of config.tokens) await users.grantToken(user, token)
+  fastify.decorate('firstRunToken', await users.count() === 0 ? await users.grantToken('demo') : undefined)
   fastify.decorateRequest('user', '')
 
   fastify.decorate('authenticate', async (request: FastifyRequest) => {
     const header = request.headers.authorization
     if (header !== undefined) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-      const user = match === null ? undefined : users.userForToken(match[1]!)
+      const user = match === null ? undefined : await users.userForToken(match[1]!)
       if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'the bearer token is not valid; send "Authorization: Bearer <token>" with a token from `npm run jobcast -- token create <user>`')
       request.user = user
       return
     }
     const session = readCookie(request.headers.cookie, SESSION_COOKIE)
-    const user = session === undefined ? undefined : users.userForSession(session)
+    const user = session === undefined ? undefined : await users.userForSession(session)
     if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'sign in: send "Authorization: Bearer <token>", or POST /api/session with the token to get a session cookie')
     request.user = user
   })

@@ -3,7 +3,8 @@ import { join } from 'node:path'
 import { openDatabase, type Db } from '../adapters/sqlite/database.ts'
 import { SqliteJobStore } from '../adapters/sqlite/sqlite-job-store.ts'
 import type { JobStore } from '../adapters/sqlite/types.ts'
-import { UserStore } from '../adapters/sqlite/sqlite-user-store.ts'
+import { SqliteUserStore } from '../adapters/sqlite/sqlite-user-store.ts'
+import type { UserStore } from '../ports/user-store.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -29,7 +30,7 @@ export default fp<StorePluginOptions>(async (fastify, opts) => {
     onError: (err) => { fastify.log.error({ err }, 'a group commit of job state changes failed; those jobs run again after a restart') }
   })
   fastify.decorate('jobStore', jobStore)
-  fastify.decorate('userStore', new UserStore(db))
+  fastify.decorate('userStore', new SqliteUserStore(db))
   fastify.decorate('filesDir', join(opts.dataDir, 'files'))
   fastify.addHook('onClose', async () => {
     jobStore.flush()

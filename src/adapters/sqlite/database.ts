@@ -58,6 +58,12 @@ const MIGRATIONS: string[] = [
     user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
     expires_at INTEGER NOT NULL
   );
+  `,
+  // 2: revoking a user's tokens and sessions, and purging expired sessions, without a full scan.
+  `
+  CREATE INDEX tokens_user ON tokens (user_name);
+  CREATE INDEX sessions_user ON sessions (user_name);
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
   `
 ]
 

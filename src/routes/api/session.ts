@@ -18,9 +18,9 @@ const session: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '')?.[1]
     const token = request.body?.token ?? bearer
-    const user = token === undefined ? undefined : fastify.userStore.userForToken(token)
+    const user = token === undefined ? undefined : await fastify.userStore.userForToken(token)
     if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'send a valid token as {"token": "..."} or as "Authorization: Bearer <token>"')
-    const id = fastify.userStore.createSession(user, SESSION_TTL_MS)
+    const id = await fastify.userStore.createSession(user, SESSION_TTL_MS)
     reply.header('set-cookie', `${SESSION_COOKIE}=${id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}`)
     return { user }
   })
@@ -29,7 +29,7 @@ const session: FastifyPluginAsyncTypebox = async (fastify) => {
     schema: { response: { 204: Type.Null() } }
   }, async (request, reply) => {
     const id = readCookie(request.headers.cookie, SESSION_COOKIE)
-    if (id !== undefined) fastify.userStore.deleteSession(id)
+    if (id !== undefined) await fastify.userStore.deleteSession(id)
     reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`)
     return await reply.code(204).send(null)
   })

@@ -6,8 +6,8 @@ const USER_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 
 /** Where a command writes: stdout carries only what a script captures, stderr what a person reads. */
 export interface Output {
-  stdout: NodeJS.WritableStream
-  stderr: NodeJS.WritableStream
+  stdout: { write: (text: string) => unknown }
+  stderr: { write: (text: string) => unknown }
 }
 
 /** `jobcast token create|list|revoke`, on the data folder of `config`; resolves with the exit code. */

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -176,4 +176,28 @@ test('`jobcast token revoke` makes a token and its sessions answer 401 at once o
   t.equal((await after.json() as { code: string }).code, 'UNAUTHORIZED')
   t.equal((await fetch(`${server.url}/api/jobs`, { headers: { cookie } })).status, 401, 'the session ends too')
   t.equal((await fetch(`${server.url}/api/jobs`, { headers: { authorization: `Bearer ${bobs}` } })).status, 200, "another user's token still works")
+})
+
+test('bin/jobcast.js runs dist/cli.js when there is one, else src/cli.ts through tsx; it warns of a build older than src/', async (t) => {
+  const root = tempDataDir(t)
+  cpSync('bin', join(root, 'bin'), { recursive: true })
+  cpSync('package.json', join(root, 'package.json'))
+  symlinkSync(join(process.cwd(), 'node_modules'), join(root, 'node_modules'), 'dir')
+  symlinkSync(join(process.cwd(), 'src'), join(root, 'src'), 'dir')
+  const bin = async (): Promise<{ stdout: string, stderr: string }> => await exec(process.execPath, [join(root, 'bin/jobcast.js'), '--help'], { cwd: root, timeout: 30_000 })
+
+  const fromSources = await bin()
+  t.match(fromSources.stdout, /usage: jobcast <command>/, 'a checkout without a build runs the sources')
+
+  mkdirSync(join(root, 'dist'))
+  writeFileSync(join(root, 'dist/cli.js'), "process.stdout.write('the build ran\\n')\n")
+  utimesSync(join(root, 'dist/cli.js'), new Date('2000-01-01'), new Date('2000-01-01'))
+  const stale = await bin()
+  t.equal(stale.stdout, 'the build ran\n', 'a build is preferred')
+  t.match(stale.stderr, /src\/ changed since the last build/, 'and one older than the sources is pointed out')
+
+  rmSync(join(root, 'src'))
+  const installed = await bin()
+  t.equal(installed.stdout, 'the build ran\n')
+  t.equal(installed.stderr, '', 'an installed package (no src/) runs its build without a word')
 })

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { promisify } from 'node:util'
 import { test } from 'tap'
 import { pollUntil } from '../child-server.ts'
@@ -50,6 +50,11 @@ test('the packed package', async (t) => {
       t.ok(files.includes(file), file)
     }
     t.notOk(files.some((f) => f.startsWith('package/src/') || f.startsWith('package/test/')), 'no src/ or test/')
+    // Files src/ needs at run time that tsc does not emit (a dashboard's .html/.js/.css) are copied by the build.
+    const assets = readdirSync('src', { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && !/\.(ts|md)$/.test(e.name))
+      .map((e) => `package/dist/${relative('src', join(e.parentPath, e.name))}`)
+    for (const asset of assets) t.ok(files.includes(asset), asset)
     t.notOk(files.some((f) => /\.d\.ts$/.test(f) && readFileSync(join(project, 'node_modules/jobcast', f.slice('package/'.length)), 'utf8').match(/from '\.{1,2}\/[^']*\.ts'/)), 'declarations import .js paths')
   })
 

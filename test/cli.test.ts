@@ -7,7 +7,7 @@ import { test } from 'tap'
 import { openDatabase } from '../src/adapters/sqlite/database.ts'
 import { hashSecret } from '../src/adapters/sqlite/sqlite-user-store.ts'
 import { main } from '../src/cli/main.ts'
-import { CLI, pollUntil, startChildServer } from './child-server.ts'
+import { CLI, freePort, pollUntil, startChildServer } from './child-server.ts'
 import { tempDataDir } from './helper.ts'
 
 const exec = promisify(execFile)
@@ -144,6 +144,14 @@ test('`jobcast serve --jobs examples/jobs` serves the example job type besides t
     return job.state === 'queued' || job.state === 'running' ? undefined : job
   }, 'the word-count job to finish')
   t.match(done, { state: 'completed', result: { texts: 2, words: 6, distinct: 4, top: [{ word: 'cat', count: 2 }, { word: 'the', count: 2 }] } })
+})
+
+test('`jobcast serve --port N --host H` win over PORT and HOST', async (t) => {
+  const port = await freePort()
+  // The helper sets PORT to a port of its own; the flag must win.
+  const server = await startChildServer(t, { JOBCAST_DATA_DIR: tempDataDir(t), HOST: 'localhost' }, ['--port', String(port), '--host', '127.0.0.1'])
+  t.match(server.output(), `Server listening at http://127.0.0.1:${port}`)
+  t.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200)
 })
 
 test('`jobcast serve --jobs DIR` refuses a file that does not default-export a job type, naming it (exit 1)', async (t) => {

@@ -20,6 +20,8 @@ folder of JOBCAST_DATA_DIR (default ./data), the server's.`
 
 /** A wrong command line: its message goes to stderr with a pointer to --help, and the exit code is 2. */
 export class UsageError extends Error {
+  readonly code = 'USAGE'
+
   constructor (message: string) {
     super(message)
     this.name = 'UsageError'

@@ -89,10 +89,16 @@ export interface Config {
 
 /** The built-in job types a server can register. */
 export const BUILT_INS = ['sleep', 'csv-profile', 'documents', 'http-check'] as const
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** A dotenv file read under the environment (a variable set in both: the environment wins); absent is fine. Default: none. */
+  envFile?: string
+}
 
 /** Reads and validates the environment; a bad value throws an error that names the variable. */
-export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
-  const raw = envSchema<Static<typeof EnvSchema>>({ schema: EnvSchema, data: env, dotenv: false })
+export function loadConfig (env: Record<string, string | undefined> = process.env, { envFile }: LoadConfigOptions = {}): Config {
+  // Only the CLI passes envFile ('.env'): a library or a test must not pick up whatever .env the current folder has.
+  const raw = envSchema<Static<typeof EnvSchema>>({ schema: EnvSchema, data: env, dotenv: envFile === undefined ? false : { path: envFile } })
   return {
     port: raw.PORT,
     host: raw.HOST,
@@ -144,13 +150,13 @@ function parseEnvAllowList (value: string): AllowList {
   }
 }
 
-const TOKEN_PAIR = /^([A-Za-z0-9_.-]{1,64}):(\S{8,})$/
+const TOKEN_PAIR = /^([A-Za-z0-9_.-]{1,64}):(\S{16,})$/
 
 function parseTokens (value: string): Config['tokens'] {
   if (value.trim() === '') return []
   return value.split(',').map((pair) => {
     const match = TOKEN_PAIR.exec(pair.trim())
-    if (match === null) throw new Error(`env/JOBCAST_TOKENS must be comma-separated user:token pairs (user of letters, digits, "._-"; token of 8 or more characters), e.g. "alice:token-a-secret"; "${pair.split(':')[0]}:…" is not`)
+    if (match === null) throw new Error(`env/JOBCAST_TOKENS must be comma-separated user:token pairs (user of letters, digits, "._-"; token of 16 or more characters), e.g. "alice:alice-secret-token-1"; "${pair.split(':')[0]}:…" is not`)
     return { user: match[1]!, token: match[2]! }
   })
 }

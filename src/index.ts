@@ -20,3 +20,5 @@ export type { JobEventKind, JobError, JobFile, JobQuery, JobRecord, JobState, Pr
 export { AbortReason, ClientError, JobcastError, PermanentError, RetryableError } from './errors.ts'
 export type { Authenticate, FileStore, JobEvent, JobEvents, JobStore, UserStore } from './ports/index.ts'
 export type { JobSummary, JobView } from './schemas/job.ts'
+export { startServer, type StartServerOptions } from './server.ts'
+export { createServer } from './create-server.ts'

@@ -5,7 +5,10 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import { resolveConfig, type Config } from './config.ts'
 import type { JobDefinition } from './core/define-job.ts'
+import type { SubmitOptions } from './core/job-intake.ts'
+import type { JobPage } from './core/job-queries.ts'
 import { JobcastService } from './core/jobcast-service.ts'
+import type { JobQuery, JobRecord } from './core/model.ts'
 import { JobRegistry } from './core/registry.ts'
 import { ClientError } from './errors.ts'
 import { builtInJobTypes } from './jobs/index.ts'
@@ -58,9 +61,11 @@ export interface JobcastHandle {
   readonly prefix: string
   /** The token of the `demo` user created on a first start with no users; shown once by whatever starts the server. */
   readonly firstRunToken: string | undefined
-  readonly submit: JobcastService['submit']
+  /** Starts a job for `owner`; resolves with it once it is durable (an idempotent replay resolves with the earlier job). */
+  readonly submit: (owner: string, type: string, input: unknown, options?: SubmitOptions) => Promise<JobRecord>
   readonly get: JobcastService['get']
-  readonly list: JobcastService['list']
+  /** The owner's jobs, newest first (default 50 a page). */
+  readonly list: (owner: string, query?: Partial<JobQuery>) => Promise<JobPage>
   readonly cancel: JobcastService['cancel']
   readonly snapshot: JobcastService['snapshot']
 }
@@ -121,9 +126,9 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     config,
     prefix,
     firstRunToken,
-    submit: service.submit.bind(service),
+    submit: async (owner, type, input, submitOptions) => (await service.submit(owner, type, input, submitOptions)).job,
     get: service.get.bind(service),
-    list: service.list.bind(service),
+    list: async (owner, query = {}) => await service.list(owner, { limit: 50, ...query }),
     cancel: service.cancel.bind(service),
     snapshot: service.snapshot.bind(service)
   }

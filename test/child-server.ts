@@ -23,13 +23,16 @@ export async function freePort (): Promise<number> {
   return port
 }
 
+/** The `jobcast` program from its sources: what `npm start` runs (`jobcast serve`), without a build that could be stale. */
+export const CLI = ['--import', 'tsx', 'src/cli.ts']
+
 /**
- * Starts `node --import tsx src/server.ts` (the `npm start` entry) with `env` on a free port and resolves once it logs that it listens.
- * Killed on teardown.
+ * Starts `jobcast serve` (the `npm start` entry, from src/) with `env` and `args` on a free port and resolves once it
+ * logs that it listens. Killed on teardown.
  */
-export async function startChildServer (t: Teardown, env: Record<string, string>): Promise<ChildServer> {
+export async function startChildServer (t: Teardown, env: Record<string, string>, args: string[] = []): Promise<ChildServer> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, [...CLI, 'serve', ...args], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

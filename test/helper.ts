@@ -16,7 +16,7 @@ export interface Teardown {
 }
 
 /** Tokens of the test users. */
-export const TOKENS = { alice: 'token-alice-0001', bob: 'token-bob-00001', carol: 'token-carol-0001' } as const
+export const TOKENS = { alice: 'token-alice-0001', bob: 'token-bob-000001', carol: 'token-carol-0001' } as const
 /** Authorization headers of the test users. */
 export const AUTH = {
   alice: { authorization: `Bearer ${TOKENS.alice}` },

@@ -73,7 +73,7 @@ process.on('message', (message: { type: string, users?: number, updates?: number
     const gapMs = message.gapMs ?? 0
     Promise.all(tokens.slice(0, jobs).map(async ({ user }, i) => {
       const offsetMs = message.stagger === true ? (i * gapMs) / jobs : 0
-      const { job } = await fastify.jobcast.submit(user, 'sse-bench', { updates: message.updates, gapMs, offsetMs })
+      const job = await fastify.jobcast.submit(user, 'sse-bench', { updates: message.updates, gapMs, offsetMs })
       pending.add(job.id)
     })).catch((err: unknown) => { send({ type: 'error', message: (err as Error).message }) })
   }

@@ -1,5 +1,5 @@
 // Upload ingest: a large CSV sent as multipart/form-data by curl (its own process) to a jobcast server (its own
-// process, src/server.ts as shipped) on loopback. Measures upload-to-202 throughput (MB/s, the file streamed to
+// process, `jobcast serve` from src/cli.ts as shipped) on loopback. Measures upload-to-202 throughput (MB/s, the file streamed to
 // disk and sniffed for the preview) and the server's peak RSS during the upload (sampled every 20 ms from
 // /proc until the 202 arrives), for each size, so that growth with file size shows. A fresh server per run.
 //
@@ -43,7 +43,7 @@ async function csvOf (megabytes: number): Promise<string> {
 
 async function once (path: string): Promise<{ mbPerS: number, peakMiB: number, baseMiB: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'jobcast-ingest-'))
-  const server = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const server = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: `bench:${TOKEN}`, JOBCAST_CSV_MAX_BYTES: String(8 * 1024 ** 3), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'inherit']

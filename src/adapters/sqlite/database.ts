@@ -59,10 +59,16 @@ const MIGRATIONS: string[] = [
     expires_at INTEGER NOT NULL
   );
   `,
-  // Leases: which node runs a job, and until when its claim holds without a heartbeat.
+  // 2: leases: which node runs a job, and until when its claim holds without a heartbeat.
   `
   ALTER TABLE jobs ADD COLUMN lease_node TEXT;
   ALTER TABLE jobs ADD COLUMN lease_expires_at INTEGER;
+  `,
+  // 3: revoking a user's tokens and sessions, and purging expired sessions, without a full scan.
+  `
+  CREATE INDEX tokens_user ON tokens (user_name);
+  CREATE INDEX sessions_user ON sessions (user_name);
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
   `
 ]
 

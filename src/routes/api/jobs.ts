@@ -26,7 +26,7 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
     const options = { idempotencyKey: request.headers['idempotency-key'] }
     const { job, created } = request.isMultipart()
       ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => request.parts({ limits }) as AsyncIterable<UploadPart>) satisfies PartsSource, options)
-      : await engine.submit(request.jobcastUser, type, request.body ?? {}, options)
+      : await engine.service.submit(request.jobcastUser, type, request.body ?? {}, options)
     if (!created) reply.header('idempotent-replayed', 'true')
     return await reply.code(202).header('location', engine.service.views.jobUrl(job.id)).send(await engine.service.queries.viewOf(job))
   })

@@ -135,7 +135,7 @@ test('`jobcast serve --jobs examples/jobs` serves the example job type besides t
   const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
 
   const types = await (await fetch(`${server.url}/api/job-types`, { headers: auth })).json() as Array<{ type: string }>
-  t.same(types.map((x) => x.type).sort(), ['csv-profile', 'http-check', 'sleep', 'word-count'].sort())
+  t.same(types.map((x) => x.type).sort(), ['csv-profile', 'documents', 'sleep', 'word-count'].sort(), 'the default built-ins (http-check is opt-in) and the example')
   const started = await fetch(`${server.url}/api/jobs/word-count`, { method: 'POST', headers: auth, body: JSON.stringify({ texts: ['the cat sat', 'the cat ran'], top: 2 }) })
   t.equal(started.status, 202)
   const { id } = await started.json() as { id: string }

@@ -99,19 +99,19 @@ test('close is safe to call twice', async (t) => {
   await t.rejects(store.count(), 'a closed store answers no more')
 })
 
-test('a data folder of schema version 1 gets the user indexes of version 2 and keeps its users', async (t) => {
+test('a data folder of schema version 2 gets the user indexes of version 3 and keeps its users', async (t) => {
   const dataDir = tempDataDir(t)
   const first = SqliteUserStore.open(dataDir)
   const token = await first.grantToken('alice')
   await first.close()
-  // Take the file back to what version 1 made: the same tables, without the indexes of migration 2.
+  // Take the file back to what version 2 made: the same tables, without the indexes of migration 3.
   const db = openDatabase(dataDir)
-  db.exec('DROP INDEX tokens_user; DROP INDEX sessions_user; DROP INDEX sessions_expiry; PRAGMA user_version = 1')
+  db.exec('DROP INDEX tokens_user; DROP INDEX sessions_user; DROP INDEX sessions_expiry; PRAGMA user_version = 2')
   db.close()
 
   const reopened = openDatabase(dataDir)
   t.teardown(() => { reopened.close() })
-  t.equal(reopened.pragma('user_version', { simple: true }), 2)
+  t.equal(reopened.pragma('user_version', { simple: true }), 3)
   const indexes = reopened.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('tokens_user', 'sessions_user', 'sessions_expiry') ORDER BY name").pluck().all()
   t.same(indexes, ['sessions_expiry', 'sessions_user', 'tokens_user'])
   const store = new SqliteUserStore(reopened)

@@ -8,6 +8,7 @@ import errors from './plugins/errors.ts'
 import jobs from './plugins/jobs.ts'
 import store from './plugins/store.ts'
 import streams from './plugins/streams.ts'
+import dashboard from './dashboard/serve-dashboard.ts'
 import api from './routes/api/index.ts'
 import health from './routes/health.ts'
 import metrics from './routes/metrics.ts'
@@ -30,5 +31,6 @@ const app: FastifyPluginAsync<AppOptions> = async (fastify, { config, jobTypes =
   await fastify.register(health)
   await fastify.register(metrics)
   await fastify.register(api, { prefix: '/api' })
+  await fastify.register(dashboard)
 }
 export default app

@@ -20,7 +20,13 @@ async function enter () {
   const [types] = await Promise.all([client.jobTypes(), loadPage(), loadBatches()])
   jobTypes.value = types
   watch?.close()
-  watch = client.watchAll(applyFeedEvent, { onConnection: (state) => { connection.value = state } })
+  watch = client.watchAll(applyFeedEvent, {
+    onConnection: (state) => {
+      connection.value = state
+      // At once, not after the next render: an update that comes with the change is seen under the right state.
+      document.documentElement.dataset.connection = state === 'closed' ? 'connecting' : state
+    }
+  })
 }
 
 async function signIn (token) {

@@ -28,11 +28,12 @@ export function formatTime (iso) {
   return today ? date.toLocaleTimeString() : date.toLocaleString()
 }
 
-/** The percent a job's bar shows: 100 once completed, undefined (an indeterminate bar) while unknown. */
+/** The percent a job's bar shows: 100 once completed; while unfinished, undefined (an indeterminate bar) if unknown. */
 export function percentOf (job) {
   if (job.state === 'completed') return 100
   const percent = job.progress?.percent
-  return percent == null ? undefined : percent
+  if (percent != null) return percent
+  return job.state === 'queued' || job.state === 'running' ? undefined : 0
 }
 
 const show = (value) => typeof value === 'number' ? number.format(value) : String(value)

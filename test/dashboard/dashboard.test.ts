@@ -15,7 +15,8 @@ const skip = existsSync(CHROMIUM) ? false : `no Chromium at ${CHROMIUM}: install
 test('the dashboard in Chromium: sign in by link, upload and watch, cancel, jobs from elsewhere, a broken stream', { skip }, async (t) => {
   const browser = (await launchChromium(t))!
   mkdirSync(SHOTS, { recursive: true })
-  const { app, base, outage } = await startLiveServer(t, { progressIntervalMs: 50 })
+  // Under a prefix, as an embedding app mounts it: the page must use relative URLs only.
+  const { app, base, outage } = await startLiveServer(t, { progressIntervalMs: 50 }, '/jobs')
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true })
   const page = await context.newPage()
   // Console errors, with whether the stream was down when they came (a refused EventSource logs one then).
@@ -112,13 +113,12 @@ test('the dashboard in Chromium: sign in by link, upload and watch, cancel, jobs
     t.comment(`bar values: ${seen.map((s) => `${s.value}${s.connection === 'polling' ? 'p' : ''}`).join(' ')}`)
     const values = seen.map((s) => Number(s.value) / (100 / steps))
     t.ok(seen.some((s) => s.connection === 'polling' && s !== seen[0]), 'the bar moved while polling')
+    // Polls may skip steps; the live stream, resumed from the last cursor, never skips one nor repeats one.
     for (let i = 1; i < values.length; i++) {
       if (values[i]! <= values[i - 1]!) t.fail(`the bar went from step ${values[i - 1]} to ${values[i]}`)
+      if (seen[i]!.connection === 'live' && values[i] !== values[i - 1]! + 1) t.fail(`live, the bar went from step ${values[i - 1]} to ${values[i]}`)
     }
-    // From the last value polled on, the resumed stream replays every step: one step at a time, none twice.
-    const lastPolled = seen.map((s) => s.connection).lastIndexOf('polling')
-    const resumed = values.slice(lastPolled)
-    t.same(resumed, Array.from({ length: resumed.length }, (_, i) => resumed[0]! + i), 'consecutive steps after the resume')
+    t.ok(seen.at(-1)!.connection === 'live', 'the last steps came live')
     t.equal(values.at(-1), steps, 'up to the last step')
     const refused = outage.streamRequests.filter((r) => r.refused)
     t.ok(refused.length >= 1, 'the page kept retrying while the stream was down')

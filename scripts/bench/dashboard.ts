@@ -85,8 +85,8 @@ try {
     for (const into of [cold, warm]) {
       const start = Date.now()
       await page.goto(base)
-      await page.locator('html[data-connection="live"]').waitFor({ timeout: 10_000 })
-      await page.getByRole('button', { name: 'Start sleep' }).waitFor({ timeout: 10_000 })
+      await page.locator('html[data-connection="live"]').waitFor({ timeout: 30_000 })
+      await page.getByRole('button', { name: 'Start sleep' }).waitFor({ timeout: 30_000 })
       into.push(Date.now() - start)
     }
     await page.context().close()
@@ -114,7 +114,7 @@ try {
         const page = await newPage()
         if (kind === 'dashboard') {
           await page.goto(base)
-          await page.locator('html[data-connection="live"]').waitFor({ timeout: 10_000 })
+          await page.locator('html[data-connection="live"]').waitFor({ timeout: 30_000 })
         } else {
           await page.goto(new URL('dashboard/session', base).href)
           await page.evaluate('setInterval(() => { fetch("../api/progress").then((r) => r.json()) }, 500)')

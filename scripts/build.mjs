@@ -36,6 +36,19 @@ for (const file of walk(dist)) {
   if (rewritten !== text) writeFileSync(file, rewritten)
 }
 
+// The browser gets jobcast/client as one module (the dashboard serves it): bundled here, so that an installed
+// package needs no bundler at run time.
+const { build } = await import('esbuild')
+await build({
+  entryPoints: [join(src, 'client', 'index.ts')],
+  outfile: join(dist, 'dashboard', 'client.bundle.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  target: 'es2022',
+  legalComments: 'none'
+})
+
 function * walk (dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name)

@@ -21,6 +21,7 @@ import type { FileStore } from './ports/file-store.ts'
 import type { JobEvents } from './ports/job-events.ts'
 import type { JobStore } from './ports/job-store.ts'
 import type { UserStore } from './ports/user-store.ts'
+import dashboard from './dashboard/serve-dashboard.ts'
 import api from './routes/api/index.ts'
 import health from './routes/health.ts'
 import metrics from './routes/metrics.ts'
@@ -48,6 +49,8 @@ export interface JobcastOptions {
   health?: boolean
   /** Serve Prometheus metrics at `<prefix>/metrics` (default true). */
   metrics?: boolean
+  /** Serve the dashboard at `<prefix>/` (default true). */
+  dashboard?: boolean
   /** Adapters to run on instead of the embedded SQLite ones; all four, or none. */
   adapters?: { store: JobStore, events: JobEvents, files: FileStore, users?: UserStore }
 }
@@ -152,7 +155,9 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     if (options.docs !== false && !scope.hasDecorator('swagger')) await scope.register(docs)
     if (options.health !== false) await scope.register(health)
     if (options.metrics !== false) await scope.register(metrics)
-    await scope.register(api, { prefix: '/api', authenticate: signedIn(authenticate), sessions: users !== undefined })
+    const hook = signedIn(authenticate)
+    await scope.register(api, { prefix: '/api', authenticate: hook, sessions: users !== undefined })
+    if (options.dashboard !== false) await scope.register(dashboard, { authenticate: hook })
   }, { prefix })
 }
 

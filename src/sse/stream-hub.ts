@@ -108,12 +108,17 @@ export class StreamHub {
     client.close()
   }
 
-  /** Closes every stream and stops listening (shutdown). */
-  closeAll (): void {
-    this.#unsubscribe()
+  /** Closes every stream; clients reconnect with their cursors. */
+  dropAll (): void {
     for (const clients of [...this.#users.values()]) {
       for (const client of [...clients.keys()]) this.detach(client)
     }
+  }
+
+  /** Closes every stream and stops listening (shutdown). */
+  closeAll (): void {
+    this.#unsubscribe()
+    this.dropAll()
   }
 
   #publish (event: JobEvent): void {

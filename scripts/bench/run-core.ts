@@ -4,8 +4,10 @@
 // setting once, in a fresh child process per tool; the order of the tools alternates between rounds so that
 // slow phases of this shared machine hit both alike. Medians of RUNS rounds.
 //
+// BEFORE_DIR=<a checkout of an earlier commit> adds that build of jobcast to every round, to compare a change.
+//
 //   node --import tsx scripts/bench/run-core.ts
-//   (env: RUNS=3 N=20000 CONC=1,10,100 REDIS_PORT=6379 BULLMQ_DIR=/work/shared/bench/bullmq JSON_OUT=<file>)
+//   (env: RUNS=3 N=20000 CONC=1,10,100 REDIS_PORT=6379 BULLMQ_DIR=/work/shared/bench/bullmq BEFORE_DIR= JSON_OUT=<file>)
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -19,12 +21,13 @@ const BULLMQ_DIR = process.env.BULLMQ_DIR ?? '/work/shared/bench/bullmq'
 const REDIS_PORT = process.env.REDIS_PORT ?? '6379'
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const CHILD_TIMEOUT_MS = 15 * 60_000
+const BEFORE_DIR = process.env.BEFORE_DIR
 
 interface BullRow { removeOnComplete: boolean, concurrency: number, endToEnd: { median: number } }
 
-async function jobcastRound (): Promise<ThroughputRun[]> {
+async function jobcastRound (root = ROOT): Promise<ThroughputRun[]> {
   const { code, stdout } = await runChild('jobcast', process.execPath, ['--import', 'tsx', 'scripts/bench/throughput-jobcast.ts'], {
-    cwd: ROOT,
+    cwd: root,
     env: { ...process.env, N: String(N), CONC: CONC.join(','), RUNS: '1' },
     timeoutMs: CHILD_TIMEOUT_MS
   })
@@ -48,6 +51,8 @@ async function bullmqRound (): Promise<BullRow[]> {
 export interface CoreRow {
   concurrency: number
   jobcast: number[]
+  /** The build in BEFORE_DIR, when given. */
+  before: number[]
   bullmqRemoveOnComplete: number[]
   bullmqKeep: number[]
 }
@@ -56,11 +61,14 @@ export interface CoreRow {
 export async function runCore (): Promise<CoreRow[]> {
   if (!existsSync(join(BULLMQ_DIR, 'node_modules', 'bullmq'))) throw new Error(`BullMQ is not installed in ${BULLMQ_DIR}: run \`npm install\` there once`)
   console.log(`# job throughput, no-op jobs, N=${N}, concurrency ${CONC.join('/')}, ${RUNS} rounds; jobcast in process (SQLite) vs BullMQ (Redis 127.0.0.1:${REDIS_PORT}); node ${process.version}`)
-  const rows: CoreRow[] = CONC.map((c) => ({ concurrency: c, jobcast: [], bullmqRemoveOnComplete: [], bullmqKeep: [] }))
+  const rows: CoreRow[] = CONC.map((c) => ({ concurrency: c, jobcast: [], before: [], bullmqRemoveOnComplete: [], bullmqKeep: [] }))
   for (let r = 0; r < RUNS; r++) {
-    const order = r % 2 === 0 ? ['jobcast', 'bullmq'] : ['bullmq', 'jobcast']
+    const tools = BEFORE_DIR === undefined ? ['jobcast', 'bullmq'] : ['jobcast', 'before', 'bullmq']
+    const order = r % 2 === 0 ? tools : [...tools].reverse()
     for (const tool of order) {
-      if (tool === 'jobcast') {
+      if (tool === 'before') {
+        for (const x of await jobcastRound(BEFORE_DIR)) rows.find((row) => row.concurrency === x.concurrency)?.before.push(x.endToEnd)
+      } else if (tool === 'jobcast') {
         for (const x of await jobcastRound()) rows.find((row) => row.concurrency === x.concurrency)?.jobcast.push(x.endToEnd)
       } else {
         for (const x of await bullmqRound()) {
@@ -74,6 +82,9 @@ export async function runCore (): Promise<CoreRow[]> {
   const span = (xs: number[]): string => `${fmt(median(xs)).padStart(6)} (${fmt(Math.min(...xs))}..${fmt(Math.max(...xs))})`
   console.log(`\nmedians of ${RUNS} rounds, jobs/s from first add to last completion (min..max)`)
   console.log('conc  jobcast SQLite          BullMQ keep jobs        BullMQ removeOnComplete  jobcast / BullMQ (keep, remove)')
+  if (BEFORE_DIR !== undefined) {
+    for (const row of rows) console.log(`c=${row.concurrency}: before ${span(row.before)}, now ${span(row.jobcast)} (${fmt(median(row.jobcast) / median(row.before), 2)}x)`)
+  }
   for (const row of rows) {
     const j = median(row.jobcast)
     console.log(`${String(row.concurrency).padEnd(5)} ${span(row.jobcast).padEnd(23)} ${span(row.bullmqKeep).padEnd(23)} ${span(row.bullmqRemoveOnComplete).padEnd(24)} ` +

@@ -25,6 +25,11 @@ export interface RowProcessorOptions {
   columns: number
   distinctCap: number
   sampleRows: number
+  /**
+   * False for a range that starts after the header (a parallel profile's later ranges): its line
+   * numbers then count from 0 at the range start and are shifted when ranges are merged.
+   */
+  header?: boolean
 }
 
 /** Row-by-row statistics of one CSV file. */
@@ -57,7 +62,8 @@ export class RowProcessor {
     this.#sc = new RowScanner(o.delimiter.charCodeAt(0), o.columns + 1)
     if (state === undefined) {
       this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8))
-      this.headerPending = true
+      this.headerPending = o.header ?? true
+      if (!this.headerPending) this.line = 0
     } else {
       this.cols = state.columns.map((s) => ColumnStats.fromState(s, o.distinctCap, utf8))
       this.line = state.line
@@ -84,14 +90,16 @@ export class RowProcessor {
 
   /**
    * Processes complete rows of `buf[p, len)` (`base` = file offset of `buf[0]`) until `maxRows`
-   * data rows or a row cut by the end of the data; returns the position after the last one.
+   * data rows, a row cut by the end of the data or a row starting at `stop` (a buffer position)
+   * or later; returns the position after the last one.
    */
-  process (buf: Buffer, p: number, len: number, eof: boolean, base: number, maxRows: number): number {
+  process (buf: Buffer, p: number, len: number, eof: boolean, base: number, maxRows: number, stop = len): number {
     const sc = this.#sc
     const ncols = this.#ncols
     const cols = this.cols
+    const end = Math.min(len, stop)
     let consumed = 0
-    while (consumed < maxRows && p < len) {
+    while (consumed < maxRows && p < end) {
       let next = sc.scan(buf, p, len, eof)
       if (next < 0) break
       const count = sc.count

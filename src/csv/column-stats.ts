@@ -123,6 +123,48 @@ export class ColumnStats {
     this.values.add(hashOut[0]!, hashOut[1]!, rawOff, rawLen)
   }
 
+  /**
+   * Adds the statistics of `o`, gathered on the part of the file that follows this one: sums,
+   * extremes (ties keep the earlier occurrence), moments by Chan et al.'s parallel formula and
+   * the distinct values (exact union up to the cap, else HyperLogLog and Misra-Gries merges).
+   */
+  merge (o: ColumnStats): void {
+    this.mask |= o.mask
+    this.#settled = this.mask !== 0 && typeFromMask(this.mask) === 'string'
+    this.count += o.count
+    this.nulls += o.nulls
+    if (o.n > 0) {
+      if (this.n === 0) {
+        this.n = o.n
+        this.mean = o.mean
+        this.m2 = o.m2
+      } else {
+        const n = this.n + o.n
+        const d = o.mean - this.mean
+        this.mean += d * (o.n / n)
+        this.m2 += o.m2 + d * d * (this.n / n) * o.n
+        this.n = n
+      }
+    }
+    if (o.numMin < this.numMin) this.numMin = o.numMin
+    if (o.numMax > this.numMax) this.numMax = o.numMax
+    if (o.bigMin !== null) this.#addBig(o.bigMin)
+    if (o.bigMax !== null) this.#addBig(o.bigMax)
+    if (o.tMinOff >= 0 && (this.tMinOff < 0 || o.tMin < this.tMin)) { this.tMin = o.tMin; this.tMinOff = o.tMinOff; this.tMinLen = o.tMinLen }
+    if (o.tMaxOff >= 0 && (this.tMaxOff < 0 || o.tMax > this.tMax)) { this.tMax = o.tMax; this.tMaxOff = o.tMaxOff; this.tMaxLen = o.tMaxLen }
+    if (o.sMinLen >= 0 && (this.sMinLen < 0 || compareBytes(o.sMin, 0, o.sMinLen, this.sMin, this.sMinLen) < 0)) {
+      this.sMin = Buffer.from(o.sMin.subarray(0, Math.max(64, o.sMinLen)))
+      this.sMinLen = o.sMinLen
+    }
+    if (o.sMaxLen >= 0 && (this.sMaxLen < 0 || compareBytes(o.sMax, 0, o.sMaxLen, this.sMax, this.sMaxLen) > 0)) {
+      this.sMax = Buffer.from(o.sMax.subarray(0, Math.max(64, o.sMaxLen)))
+      this.sMaxLen = o.sMaxLen
+    }
+    if (o.lenMin < this.lenMin) this.lenMin = o.lenMin
+    if (o.lenMax > this.lenMax) this.lenMax = o.lenMax
+    this.values.merge(o.values)
+  }
+
   #addBig (v: bigint): void {
     if (this.bigMin === null || v < this.bigMin) this.bigMin = v
     if (this.bigMax === null || v > this.bigMax) this.bigMax = v

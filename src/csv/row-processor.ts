@@ -16,6 +16,8 @@ export interface RowProcessorState {
   malformedLines: number[]
   sample: Array<Array<string | null>>
   columns: ColumnStatsState[]
+  /** True while the header row has not been seen (a range of blank lines only). */
+  headerPending?: boolean
 }
 
 /** Settings of a `RowProcessor`. */
@@ -25,11 +27,13 @@ export interface RowProcessorOptions {
   columns: number
   distinctCap: number
   sampleRows: number
-  /**
-   * False for a range that starts after the header (a parallel profile's later ranges): its line
-   * numbers then count from 0 at the range start and are shifted when ranges are merged.
-   */
+  /** False for a range that starts after the header (a parallel profile's later ranges). Default true. */
   header?: boolean
+  /**
+   * Line number of the first row. Default 1; a later range of a parallel profile counts from 0 at
+   * its start and its line numbers are shifted when ranges are merged.
+   */
+  line?: number
 }
 
 /** Row-by-row statistics of one CSV file. */
@@ -63,7 +67,7 @@ export class RowProcessor {
     if (state === undefined) {
       this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8))
       this.headerPending = o.header ?? true
-      if (!this.headerPending) this.line = 0
+      this.line = o.line ?? 1
     } else {
       this.cols = state.columns.map((s) => ColumnStats.fromState(s, o.distinctCap, utf8))
       this.line = state.line
@@ -71,7 +75,7 @@ export class RowProcessor {
       this.malformedRows = state.malformedRows
       this.malformedLines = [...state.malformedLines]
       this.sample = state.sample.map((r) => [...r])
-      this.headerPending = false
+      this.headerPending = state.headerPending ?? false
     }
   }
 
@@ -165,7 +169,28 @@ export class RowProcessor {
       malformedRows: this.malformedRows,
       malformedLines: [...this.malformedLines],
       sample: this.sample.map((r) => [...r]),
-      columns: this.cols.map((c) => c.toState())
+      columns: this.cols.map((c) => c.toState()),
+      headerPending: this.headerPending
     }
+  }
+
+  /**
+   * Adds the statistics of `o`, the range that follows this one in the file (its line numbers
+   * counted from 0 at its start): counts add up, line numbers shift, samples and column
+   * statistics are merged in file order.
+   */
+  merge (o: RowProcessor): void {
+    for (const l of o.malformedLines) {
+      if (this.malformedLines.length >= MALFORMED_LINES) break
+      this.malformedLines.push(this.line + l)
+    }
+    this.line += o.line
+    this.rows += o.rows
+    this.malformedRows += o.malformedRows
+    for (const row of o.sample) {
+      if (this.sample.length >= this.#sampleRows) break
+      this.sample.push(row)
+    }
+    for (let i = 0; i < this.cols.length; i++) this.cols[i]!.merge(o.cols[i]!)
   }
 }

@@ -185,6 +185,17 @@ function capacityFor (n: number): number {
   return c
 }
 
+/** A HyperLogLog holding every value of `t`. */
+function hllOf (t: CountTable): HyperLogLog {
+  const hll = new HyperLogLog()
+  const slots = t.slots
+  for (let k = 0; k < t.size; k++) {
+    const i = t.slotOf[k]!
+    hll.add(slots[i]!, slots[i + 1]!)
+  }
+  return hll
+}
+
 /** Entries in the Misra-Gries summary once exact counting is over. */
 const MG_ENTRIES = 1024
 
@@ -223,13 +234,8 @@ export class ValueCounter {
 
   #toApproximate (): void {
     const old = this.#table
-    const hll = new HyperLogLog()
     const slots = old.slots
-    for (let k = 0; k < old.size; k++) {
-      const i = old.slotOf[k]!
-      hll.add(slots[i]!, slots[i + 1]!)
-    }
-    this.#hll = hll
+    this.#hll = hllOf(old)
     // The most frequent entries (ties: first seen) become the initial Misra-Gries counters,
     // inserted in file order to keep entry order = offset order.
     const keep = old.top(MG_ENTRIES).sort((a, b) => a - b)
@@ -238,6 +244,46 @@ export class ValueCounter {
       const i = old.slotOf[k]!
       t.add(slots[i]!, slots[i + 1]!, slots[i + 2]! >>> 0, old.off[k]!, old.len[k]!)
     }
+    this.#table = t
+  }
+
+  /**
+   * Adds the values counted by `o` on the part of the file that follows this one. Below the cap
+   * the result is exactly what one counter over both parts holds (entries in first-occurrence
+   * order). Past it: the HyperLogLog of the union (the same registers as one counter's, so the
+   * same estimate) and the Misra-Gries merge of Agarwal et al. (counters added, then the
+   * (k+1)-th largest count taken off every counter), whose counts are lower bounds off by at most
+   * rows/(k+1) like one counter's, though not always the same ones.
+   */
+  merge (o: ValueCounter): void {
+    const b = o.#table.entries()
+    if (this.#hll === null && o.#hll === null) {
+      let t = this.#table
+      for (let p = 0; p < b.length; p += 5) {
+        t.add(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!)
+        if (t.size * 2 > t.capacity) t = t.grown(t.capacity * 2)
+      }
+      this.#table = t
+      if (t.size > this.cap) this.#toApproximate()
+      return
+    }
+    if (this.#hll === null) this.#hll = hllOf(this.#table)
+    if (o.#hll !== null) this.#hll.merge(o.#hll)
+    else for (let p = 0; p < b.length; p += 5) this.#hll.add(b[p]!, b[p + 1]!)
+    const a = this.#table.entries()
+    let t = new CountTable(capacityFor((a.length + b.length) / 5))
+    for (let p = 0; p < a.length; p += 5) t.add(a[p]!, a[p + 1]!, a[p + 2]!, a[p + 3]!, a[p + 4]!)
+    for (let p = 0; p < b.length; p += 5) t.add(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!)
+    if (t.size > MG_ENTRIES) {
+      const counts = new Float64Array(t.size)
+      for (let k = 0; k < t.size; k++) counts[k] = t.count(k)
+      counts.sort()
+      t.decrementAll(counts[t.size - 1 - MG_ENTRIES]!, new Float64Array(t.size * 5))
+    }
+    // Back to a table sized for the summary, entries still in first-occurrence order.
+    const kept = t.entries()
+    t = new CountTable(capacityFor(MG_ENTRIES))
+    for (let p = 0; p < kept.length; p += 5) t.add(kept[p]!, kept[p + 1]!, kept[p + 2]!, kept[p + 3]!, kept[p + 4]!)
     this.#table = t
   }
 

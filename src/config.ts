@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 
@@ -17,6 +18,7 @@ const EnvSchema = Type.Object({
   JOBCAST_REPLAY_BUFFER: Type.Integer({ minimum: 0, default: 1000 }),
   JOBCAST_CSV_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   JOBCAST_CSV_CHECKPOINT_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  JOBCAST_CSV_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: availableParallelism() }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -48,6 +50,8 @@ export interface Config {
   csvMaxBytes: number
   /** Least time between two checkpoints of a CSV profile, in ms (a checkpoint carries the partial statistics). */
   csvCheckpointMs: number
+  /** Worker threads that profile CSV files (byte ranges in parallel), shared by all CSV jobs. */
+  csvWorkers: number
   logLevel: string
 }
 
@@ -69,6 +73,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     replayBuffer: raw.JOBCAST_REPLAY_BUFFER,
     csvMaxBytes: raw.JOBCAST_CSV_MAX_BYTES,
     csvCheckpointMs: raw.JOBCAST_CSV_CHECKPOINT_MS,
+    csvWorkers: raw.JOBCAST_CSV_WORKERS,
     logLevel: raw.LOG_LEVEL
   }
 }

@@ -5,6 +5,6 @@ import httpCheck from './http-check.ts'
 import sleep from './sleep.ts'
 
 /** The job types every jobcast server registers. */
-export function builtInJobTypes (config: Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs'>): JobDefinition[] {
-  return [sleep as JobDefinition, httpCheck as JobDefinition, csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs })]
+export function builtInJobTypes (config: Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs' | 'csvWorkers'>): JobDefinition[] {
+  return [sleep as JobDefinition, httpCheck as JobDefinition, csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs, workers: config.csvWorkers })]
 }

@@ -60,6 +60,8 @@ export interface ParallelProfileOptions {
   onProgress?: (p: ParallelProgress) => void
   /** A checkpoint is taken every this many ms (when `onCheckpoint` is set). Default 2,000. */
   checkpointEveryMs?: number
+  /** Told once all ranges are profiled: how many, and how many had to be profiled again from their true start. */
+  onRanges?: (info: { ranges: number, reprofiled: number }) => void
   /** Receives each checkpoint (plain JSON); a rejection fails the profile. */
   onCheckpoint?: (cp: ParallelCheckpoint) => void | Promise<void>
 }
@@ -233,6 +235,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
 
   try {
     await runAll(ranges.filter((r) => !r.done))
+    let reprofiled = 0
     for (let k = 1; k < ranges.length; k++) {
       const prev = ranges[k - 1]!
       const r = ranges[k]!
@@ -240,8 +243,10 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       if (prev.offset === r.start && !headerPending) continue
       // The guessed start was inside a quoted field (or the header is still to come): again from the true end.
       Object.assign(r, { start: prev.offset, header: headerPending, offset: prev.offset, done: false, state: null, at: prev.offset, rows: 0 })
+      reprofiled++
       await runAll([r])
     }
+    opts.onRanges?.({ ranges: ranges.length, reprofiled })
     const merge: MergeTask = {
       kind: 'merge',
       path,

@@ -19,8 +19,12 @@ export interface RangeCheckpoint {
   offset: number
   /** True once the range is profiled to its end. */
   done: boolean
-  /** Statistics of the rows in [start, offset); null when nothing was profiled yet. */
+  /** Once done: the header row was still to come at its end (the range held blank lines only). */
+  headerPending?: boolean
+  /** Statistics of the rows in [start, offset); null when nothing was profiled yet or when in `stateFile`. */
   state: RowProcessorState | null
+  /** With a state folder: the file (in that folder) holding the statistics instead of `state`. */
+  stateFile?: string
 }
 
 /** JSON-serializable state of an interrupted parallel profile; pass it back as `resume` to go on. */
@@ -61,7 +65,8 @@ export function checkParallelCheckpoint (cp: ParallelCheckpoint, preview: CsvPre
   const within = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0 && (n as number) <= fileBytes
   for (const r of ranges) {
     const ok = typeof r === 'object' && r !== null && within(r.start) && within(r.offset) && within(r.stopAt) && r.offset >= r.start &&
-      (r.state === null ? r.offset === r.start : Array.isArray(r.state?.columns) && r.state.columns.length === preview.header.length)
+      (r.stateFile !== undefined ? typeof r.stateFile === 'string' && /^range-\d+-(\d+|done)\.json$/.test(r.stateFile)
+        : r.state === null ? r.offset === r.start : Array.isArray(r.state?.columns) && r.state.columns.length === preview.header.length)
     if (!ok) { problems.push('a damaged range'); break }
   }
   if (problems.length > 0) {

@@ -1,21 +1,24 @@
 // Parallel profile: the file is split into byte ranges profiled at once on worker threads, and
-// their statistics are merged in file order. Nothing CPU-bound runs on the calling thread.
+// their statistics are merged in file order. Nothing CPU-bound runs on the calling thread: the
+// statistics travel between threads as transferred JSON bytes (or files), never parsed here.
 //
 // Range starts are guessed (the line after a split point) and verified, as DuckDB's parallel
 // reader does: a range's rows are the true rows if the range before it, itself verified, ended
 // exactly where this one started. Otherwise the guess fell inside a quoted field and the range is
 // profiled again from where the range before it really ended.
 
-import { open, stat } from 'node:fs/promises'
+import { rm, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
+import { join } from 'node:path'
 import { CsvError, CsvErrorCode, type CsvErrorCodeValue } from './errors.ts'
 import type { ColumnProfile } from './finalize.ts'
 import { checkParallelCheckpoint, PARALLEL_CHECKPOINT_VERSION, type ParallelCheckpoint, type RangeCheckpoint } from './parallel-checkpoint.ts'
 import { defaultDistinctCap, MAX_ROW_BYTES, READ_BYTES, type CsvProfile } from './profile.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergeTask, type RangeTask } from './worker-protocol.ts'
+import { guessRangeStarts, tableBytes } from './range-split.ts'
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
 import type { CsvPreview } from './sniff.ts'
 import { CsvWorkerPool, type WorkerMessage } from './worker-pool.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergeTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 /** Progress of a parallel profile. */
 export interface ParallelProgress {
@@ -54,16 +57,25 @@ export interface ParallelProfileOptions {
   sampleRows?: number
   /** Stops the profile: every worker stops within 1,024 rows; rejects with the signal's reason. */
   signal?: AbortSignal
-  /** Checkpoint of an earlier run: profiling goes on from there. */
+  /** Checkpoint of an earlier run: profiling goes on from there (with the same `stateDir`). */
   resume?: ParallelCheckpoint
   /** Called after each chunk of any range (not awaited). */
   onProgress?: (p: ParallelProgress) => void
   /** A checkpoint is taken every this many ms (when `onCheckpoint` is set). Default 2,000. */
   checkpointEveryMs?: number
+  /**
+   * Receives each checkpoint (plain JSON); a rejection fails the profile. Without `stateDir` the
+   * checkpoint holds the statistics, parsed on this thread (up to a few MB per column).
+   */
+  onCheckpoint?: (cp: ParallelCheckpoint) => void | Promise<void>
+  /**
+   * Folder (existing) where the workers write the statistics of each checkpoint, fsynced before
+   * the checkpoint names them: the checkpoint itself stays small and this thread never touches
+   * the statistics. The files of the two latest checkpoints are kept.
+   */
+  stateDir?: string
   /** Told once all ranges are profiled: how many, and how many had to be profiled again from their true start. */
   onRanges?: (info: { ranges: number, reprofiled: number }) => void
-  /** Receives each checkpoint (plain JSON); a rejection fails the profile. */
-  onCheckpoint?: (cp: ParallelCheckpoint) => void | Promise<void>
 }
 
 let sharedPool: CsvWorkerPool | undefined
@@ -74,35 +86,35 @@ export function defaultCsvWorkerPool (): CsvWorkerPool {
   return sharedPool
 }
 
-/** Bytes of one column's exact table at `cap` entries (16-byte slots at most half full, plus 16 bytes per entry). */
-function tableBytes (cap: number): number {
-  let c = 256
-  while (c < cap * 2) c *= 2
-  return c * 24
-}
-
-interface Range extends RangeCheckpoint {
-  /** Progress position while running. */
+interface Range {
+  start: number
+  stopAt: number
+  header: boolean
+  offset: number
+  done: boolean
+  /** Statistics at `offset`. */
+  ref: StateRef | null
+  /** The header row was still to come at the range's end (it held blank lines only). */
+  headerPending: boolean
+  /** Progress position and rows while running. */
   at: number
   rows: number
   control: Int32Array | null
 }
 
-/** Start of the first row at or after `at` if `at` is not inside a quoted field: the byte after the first LF at or after `at - 1`. */
-async function lineStartAfter (path: string, at: number, size: number): Promise<number> {
-  const fh = await open(path, 'r')
-  try {
-    const buf = Buffer.allocUnsafe(1 << 16)
-    for (let pos = at - 1; pos < size; pos += buf.length) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos)
-      const i = buf.subarray(0, bytesRead).indexOf(0x0a)
-      if (i >= 0) return pos + i + 1
-      if (bytesRead === 0) break
-    }
-    return size
-  } finally {
-    await fh.close()
-  }
+const decoder = new TextDecoder()
+
+function toCheckpointRange (r: Range): RangeCheckpoint {
+  const { start, stopAt, header, offset, done, ref, headerPending } = r
+  const base = { start, stopAt, header, offset, done, headerPending }
+  if (ref === null) return { ...base, state: null }
+  if ('file' in ref) return { ...base, state: null, stateFile: ref.file }
+  if ('json' in ref) return { ...base, state: ref.json }
+  return { ...base, state: JSON.parse(decoder.decode(ref.bytes)) as RowProcessorState }
+}
+
+function filesOf (cp: ParallelCheckpoint | undefined): Set<string> {
+  return new Set((cp?.ranges ?? []).flatMap((r) => r.stateFile === undefined ? [] : [r.stateFile]))
 }
 
 /** Profiles the CSV file at `path` on worker threads, in byte ranges merged exactly (see the file comment). */
@@ -111,6 +123,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
   const { signal, resume, onProgress, onCheckpoint } = opts
   signal?.throwIfAborted()
   const pool = opts.pool ?? defaultCsvWorkerPool()
+  const stateDir = opts.stateDir ?? null
   const ncols = preview.header.length
   const distinctCap = opts.distinctCap ?? defaultDistinctCap(ncols)
   const size = (await stat(path)).size
@@ -123,49 +136,73 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
   let elapsedBefore = 0
   if (resume !== undefined) {
     checkParallelCheckpoint(resume, preview, size, distinctCap)
+    if (stateDir === null && resume.ranges.some((r) => r.stateFile !== undefined)) {
+      throw new CsvError(CsvErrorCode.BAD_CHECKPOINT, 'cannot resume from this checkpoint: its statistics are in a state folder and no stateDir was given')
+    }
     elapsedBefore = resume.elapsedMs
-    ranges = resume.ranges.map((r) => ({ ...r, at: r.offset, rows: 0, control: null }))
+    ranges = resume.ranges.map((r) => ({
+      start: r.start,
+      stopAt: r.stopAt,
+      header: r.header,
+      offset: r.offset,
+      done: r.done,
+      ref: r.stateFile !== undefined ? { file: r.stateFile } : r.state !== null ? { json: r.state } : null,
+      headerPending: r.headerPending === true,
+      at: r.offset,
+      rows: r.state === null ? 0 : r.state.rows + r.state.malformedRows,
+      control: null
+    }))
   } else {
     const n = Math.max(1, Math.min(concurrency, Math.ceil((size - dataStart) / (opts.minRangeBytes ?? 8 * 1024 * 1024))))
-    const starts = [dataStart]
-    for (let k = 1; k < n; k++) {
-      const s = await lineStartAfter(path, dataStart + Math.floor(k * (size - dataStart) / n), size)
-      if (s > starts.at(-1)!) starts.push(s)
-    }
-    ranges = starts.map((start, k) => ({ start, stopAt: starts[k + 1] ?? size, header: k === 0, offset: start, done: false, state: null, at: start, rows: 0, control: null }))
+    const starts = await guessRangeStarts(path, dataStart, size, n)
+    ranges = starts.map((start, k) => ({ start, stopAt: starts[k + 1] ?? size, header: k === 0, offset: start, done: false, ref: null, headerPending: false, at: start, rows: 0, control: null }))
   }
 
   let failure: unknown
   const stopAll = (): void => { for (const r of ranges) if (r.control !== null) Atomics.or(r.control, 0, CONTROL_ABORT) }
-  const onAbort = (): void => { stopAll() }
-  signal?.addEventListener('abort', onAbort, { once: true })
+  signal?.addEventListener('abort', stopAll, { once: true })
 
   // Checkpoints: every running range is asked for a snapshot; once all have answered, the ranges'
   // latest states make the checkpoint.
   let waiting: Set<Range> | null = null
-  const checkpoint = (): ParallelCheckpoint => ({
-    version: PARALLEL_CHECKPOINT_VERSION,
-    kind: 'parallel',
-    fileBytes: size,
-    delimiter: preview.delimiter,
-    encoding: preview.encoding,
-    header: [...preview.header],
-    distinctCap,
-    elapsedMs: elapsedBefore + performance.now() - started,
-    ranges: ranges.map(({ start, stopAt, header, offset, done, state }) => ({ start, stopAt, header, offset, done, state }))
-  })
+  let round = 0
+  const committed: Array<Set<string>> = [filesOf(resume)]
+  const emit = (): void => {
+    const cp: ParallelCheckpoint = {
+      version: PARALLEL_CHECKPOINT_VERSION,
+      kind: 'parallel',
+      fileBytes: size,
+      delimiter: preview.delimiter,
+      encoding: preview.encoding,
+      header: [...preview.header],
+      distinctCap,
+      elapsedMs: elapsedBefore + performance.now() - started,
+      ranges: ranges.map(toCheckpointRange)
+    }
+    Promise.resolve(onCheckpoint!(cp)).then(async () => {
+      // Files named by neither of the two latest checkpoints are no longer needed.
+      committed.push(filesOf(cp))
+      const old = committed.length > 2 ? committed.shift()! : new Set<string>()
+      for (const f of old) if (!committed.some((c) => c.has(f))) await rm(join(stateDir!, f), { force: true })
+    }).catch((err: unknown) => { failure ??= err; stopAll() })
+  }
   const answered = (r: Range): void => {
     if (waiting === null || !waiting.delete(r) || waiting.size > 0) return
     waiting = null
-    Promise.resolve(onCheckpoint!(checkpoint())).catch((err: unknown) => { failure ??= err; stopAll() })
+    emit()
   }
   const timer = onCheckpoint === undefined
     ? undefined
     : setInterval(() => {
       if (waiting !== null) return
+      // Round numbers name the snapshot files: from the clock, so a resumed run never reuses one.
+      round = Math.max(round + 1, Date.now())
       waiting = new Set(ranges.filter((r) => r.control !== null))
-      for (const r of waiting) Atomics.or(r.control!, 0, CONTROL_SNAPSHOT)
-      if (waiting.size === 0) { waiting = new Set([ranges[0]!]); answered(ranges[0]!) }
+      for (const r of waiting) {
+        Atomics.store(r.control!, 1, round % 2 ** 31)
+        Atomics.or(r.control!, 0, CONTROL_SNAPSHOT)
+      }
+      if (waiting.size === 0) { waiting = null; emit() }
     }, opts.checkpointEveryMs ?? 2000)
 
   let reported = dataStart
@@ -182,19 +219,21 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     onProgress({ bytesDone: reported, bytesTotal: size, rowsDone: rows, rowsEstimate: frac > 0 ? Math.max(rows, Math.round(rows / frac)) : rows })
   }
 
-  const runRange = async (r: Range): Promise<void> => {
-    const control = new SharedArrayBuffer(4)
+  const runRange = async (r: Range, index: number): Promise<void> => {
+    const control = new SharedArrayBuffer(8)
     const task: RangeTask = {
       kind: 'range',
       path,
       size,
       options: { ...options, header: r.header, line: r.header && r.start === dataStart ? 1 : 0 },
+      index,
       offset: r.offset,
-      state: r.state,
+      state: r.ref,
       stopAt: r.stopAt,
       chunkRows: Math.max(1, opts.chunkRows ?? 10_000),
       bufferBytes: opts.bufferBytes ?? READ_BYTES,
       maxRowBytes: opts.maxRowBytes ?? MAX_ROW_BYTES,
+      stateDir,
       control
     }
     r.control = new Int32Array(control)
@@ -207,13 +246,15 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
           progress()
         } else if (m.kind === 'snapshot') {
           r.offset = m.at as number
-          r.state = m.state as RowProcessorState
+          r.ref = m.file !== undefined ? { file: m.file as string } : { bytes: m.bytes as Uint8Array }
           answered(r)
         }
       })
       r.offset = r.at = done.end as number
-      r.state = done.state as RowProcessorState
-      r.rows = r.state.rows + r.state.malformedRows
+      r.rows = done.rows as number
+      r.headerPending = done.headerPending as boolean
+      // Kept as bytes for the merge; a checkpoint names the file if there is one.
+      r.ref = done.file !== undefined && onCheckpoint !== undefined ? { file: done.file as string } : { bytes: done.bytes as Uint8Array }
       r.done = true
     } finally {
       r.control = null
@@ -226,7 +267,8 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     const queue = [...list]
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
       while (queue.length > 0 && failure === undefined && signal?.aborted !== true) {
-        await runRange(queue.shift()!).catch((err: unknown) => { failure ??= err; stopAll() })
+        const r = queue.shift()!
+        await runRange(r, ranges.indexOf(r)).catch((err: unknown) => { failure ??= err; stopAll() })
       }
     }))
     if (signal?.aborted === true) throw signal.reason
@@ -239,26 +281,21 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     for (let k = 1; k < ranges.length; k++) {
       const prev = ranges[k - 1]!
       const r = ranges[k]!
-      const headerPending = prev.state!.headerPending === true
-      if (prev.offset === r.start && !headerPending) continue
+      if (prev.offset === r.start && !prev.headerPending) continue
       // The guessed start was inside a quoted field (or the header is still to come): again from the true end.
-      Object.assign(r, { start: prev.offset, header: headerPending, offset: prev.offset, done: false, state: null, at: prev.offset, rows: 0 })
+      Object.assign(r, { start: prev.offset, header: prev.headerPending, offset: prev.offset, done: false, ref: null, headerPending: false, at: prev.offset, rows: 0 })
       reprofiled++
       await runAll([r])
     }
     opts.onRanges?.({ ranges: ranges.length, reprofiled })
-    const merge: MergeTask = {
-      kind: 'merge',
-      path,
-      options,
-      header: [...preview.header],
-      states: ranges.map((r) => r.state!)
-    }
-    const merged = await pool.run(merge)
+    clearInterval(timer)
+    const states = ranges.map((r) => r.ref!)
+    const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states }
+    const merged = await pool.run(merge, undefined, states.flatMap((s) => 'bytes' in s ? [s.bytes.buffer as ArrayBuffer] : []))
     signal?.throwIfAborted()
     const rows = merged.rows as number
     const malformedRows = merged.malformedRows as number
-    if (onProgress !== undefined) onProgress({ bytesDone: size, bytesTotal: size, rowsDone: rows + malformedRows, rowsEstimate: rows + malformedRows })
+    onProgress?.({ bytesDone: size, bytesTotal: size, rowsDone: rows + malformedRows, rowsEstimate: rows + malformedRows })
     return {
       delimiter: preview.delimiter,
       encoding: preview.encoding,
@@ -279,6 +316,6 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     throw err
   } finally {
     clearInterval(timer)
-    signal?.removeEventListener('abort', onAbort)
+    signal?.removeEventListener('abort', stopAll)
   }
 }

@@ -3,20 +3,52 @@
 // stops when it says abort); `merge` joins the ranges' statistics in file order and builds the
 // column profiles, reading back the few reported values from the file.
 
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import { finalizeColumn } from './finalize.ts'
 import { scanRange } from './range-scan.ts'
-import { RowProcessor } from './row-processor.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergeTask, type RangeTask } from './worker-protocol.ts'
+import { RowProcessor, type RowProcessorState } from './row-processor.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergeTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 class Aborted extends Error {}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+function loadState (ref: StateRef, stateDir: string | null): RowProcessorState {
+  if ('json' in ref) return ref.json
+  if ('bytes' in ref) return JSON.parse(decoder.decode(ref.bytes)) as RowProcessorState
+  return JSON.parse(readFileSync(join(stateDir!, ref.file), 'utf8')) as RowProcessorState
+}
+
+// Written to a temporary name, fsynced and renamed: a checkpoint never points at half a file.
+function writeState (dir: string, name: string, bytes: Uint8Array): void {
+  const tmp = join(dir, `${name}.tmp`)
+  const fd = openSync(tmp, 'w')
+  try {
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, join(dir, name))
+}
+
+/** A snapshot or final state, as transferable bytes and, with a state folder, as a file. */
+function publish (t: RangeTask, proc: RowProcessor, name: string): { bytes: Uint8Array, file?: string } {
+  const bytes = encoder.encode(JSON.stringify(proc.toState()))
+  if (t.stateDir === null) return { bytes }
+  writeState(t.stateDir, name, bytes)
+  return { bytes, file: name }
+}
 
 async function runRange (t: RangeTask): Promise<unknown> {
   const control = new Int32Array(t.control)
   const fh = await open(t.path, 'r')
   try {
-    const proc = t.state === null ? new RowProcessor(t.options) : new RowProcessor(t.options, t.state)
+    const proc = t.state === null ? new RowProcessor(t.options) : new RowProcessor(t.options, loadState(t.state, t.stateDir))
     const end = await scanRange(fh, proc, {
       start: t.offset,
       stopAt: t.stopAt,
@@ -32,17 +64,21 @@ async function runRange (t: RangeTask): Promise<unknown> {
         if (flags === 0) return
         if ((flags & CONTROL_ABORT) !== 0) throw new Aborted('aborted')
         Atomics.and(control, 0, ~CONTROL_SNAPSHOT)
-        parentPort!.postMessage({ kind: 'snapshot', at, state: proc.toState() })
+        const { bytes, file } = publish(t, proc, `range-${t.index}-${Atomics.load(control, 1)}.json`)
+        // With a state folder the parent only needs the file name.
+        if (file !== undefined) parentPort!.postMessage({ kind: 'snapshot', at, file })
+        else parentPort!.postMessage({ kind: 'snapshot', at, bytes }, [bytes.buffer as ArrayBuffer])
       }
     })
-    return { kind: 'done', end, state: proc.toState() }
+    const { bytes, file } = publish(t, proc, `range-${t.index}-done.json`)
+    return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: proc.headerPending, bytes, file }
   } finally {
     await fh.close()
   }
 }
 
 async function runMerge (t: MergeTask): Promise<unknown> {
-  const [first, ...rest] = t.states.map((s) => new RowProcessor(t.options, s))
+  const [first, ...rest] = t.states.map((s) => new RowProcessor(t.options, loadState(s, t.stateDir)))
   for (const r of rest) first!.merge(r)
   const fh = await open(t.path, 'r')
   try {
@@ -61,7 +97,10 @@ async function runMerge (t: MergeTask): Promise<unknown> {
 
 parentPort!.on('message', (task: RangeTask | MergeTask) => {
   const run = task.kind === 'range' ? runRange(task) : runMerge(task)
-  run.then((m) => { parentPort!.postMessage(m) }, (err: unknown) => {
+  run.then((m) => {
+    const bytes = (m as { bytes?: Uint8Array }).bytes
+    parentPort!.postMessage(m, bytes === undefined ? [] : [bytes.buffer as ArrayBuffer])
+  }, (err: unknown) => {
     const e = err as Error & { code?: string }
     parentPort!.postMessage(err instanceof Aborted
       ? { kind: 'error', name: 'AbortError', code: 'ABORTED', message: 'aborted' }

@@ -13,6 +13,7 @@ interface Slot { worker: Worker, busy: boolean, idleTimer?: NodeJS.Timeout }
 
 interface Pending {
   task: unknown
+  transfer: ArrayBuffer[]
   onMessage: (m: WorkerMessage) => void
   resolve: (m: WorkerMessage) => void
   reject: (err: Error) => void
@@ -51,11 +52,14 @@ export class CsvWorkerPool {
     this.#idleMs = o.idleMs ?? 10_000
   }
 
-  /** Runs `task` on a free worker (queued until one is); resolves with its `done` message, rejects on `error`. */
-  async run (task: unknown, onMessage: (m: WorkerMessage) => void = () => {}): Promise<WorkerMessage> {
+  /**
+   * Runs `task` on a free worker (queued until one is), moving the `transfer` buffers to it;
+   * resolves with its `done` message, rejects on `error`.
+   */
+  async run (task: unknown, onMessage: (m: WorkerMessage) => void = () => {}, transfer: ArrayBuffer[] = []): Promise<WorkerMessage> {
     if (this.#closed) throw new Error('the CSV worker pool is closed')
     return await new Promise((resolve, reject) => {
-      this.#queue.push({ task, onMessage, resolve, reject })
+      this.#queue.push({ task, transfer, onMessage, resolve, reject })
       this.#dispatch()
     })
   }
@@ -116,7 +120,7 @@ export class CsvWorkerPool {
     worker.on('message', onMessage)
     worker.once('error', onError)
     worker.once('exit', onExit)
-    worker.postMessage(p.task)
+    worker.postMessage(p.task, p.transfer)
   }
 }
 

@@ -1,4 +1,6 @@
-// Messages between a parallel profile and its range workers (`range-worker.ts`).
+// Messages between a parallel profile and its range workers (`range-worker.ts`). Statistics
+// cross threads as JSON bytes in transferred buffers (or as files in a state folder), so the
+// calling thread never serializes or parses them.
 
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
 
@@ -7,6 +9,9 @@ export const CONTROL_ABORT = 1
 /** Control word bit: post a snapshot of the statistics at the next row boundary. */
 export const CONTROL_SNAPSHOT = 2
 
+/** Where a range's statistics are: JSON bytes, a file in the state folder, or a parsed object. */
+export type StateRef = { bytes: Uint8Array } | { file: string } | { json: RowProcessorState }
+
 /** Profile one byte range. */
 export interface RangeTask {
   kind: 'range'
@@ -14,16 +19,20 @@ export interface RangeTask {
   /** File size when the profile started. */
   size: number
   options: RowProcessorOptions
+  /** Position of the range in the file (names its state files). */
+  index: number
   /** Where to go on from: the range start, or the offset of a checkpoint's snapshot. */
   offset: number
   /** Statistics at `offset` (null to start afresh). */
-  state: RowProcessorState | null
+  state: StateRef | null
   /** Rows starting at or after this offset belong to the next range. */
   stopAt: number
   chunkRows: number
   bufferBytes: number
   maxRowBytes: number
-  /** Int32Array[1] of CONTROL_* bits, set by the parent thread. */
+  /** Folder for snapshot files (written and fsynced before they are announced), or null to post them. */
+  stateDir: string | null
+  /** Int32Array[2]: CONTROL_* bits, and the checkpoint round a snapshot belongs to; set by the parent thread. */
   control: SharedArrayBuffer
 }
 
@@ -33,6 +42,7 @@ export interface MergeTask {
   path: string
   options: RowProcessorOptions
   header: string[]
+  stateDir: string | null
   /** Statistics of every range, in file order. */
-  states: RowProcessorState[]
+  states: StateRef[]
 }

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Type } from 'typebox'
@@ -53,8 +53,13 @@ export function csvProfileJob (options: {
       }
       const resumedFromByte = resume === undefined ? 0 : checkpointBytes(resume)
       if (resume !== undefined) ctx.log.info({ resumedFromByte }, 'resuming the profile from its checkpoint')
+      // The workers write each checkpoint's statistics here (fsynced), so the stored checkpoint
+      // stays small and the event loop never serializes them.
+      const stateDir = join(dirname(dirname(file.path)), 'profile-state')
+      await mkdir(stateDir, { recursive: true })
       const profile = await profileCsvParallel(file.path, preview, {
         pool,
+        stateDir,
         chunkRows: ctx.input.chunkRows ?? 10_000,
         signal: ctx.signal,
         resume,
@@ -64,6 +69,7 @@ export function csvProfileJob (options: {
         checkpointEveryMs: Math.max(1, options.checkpointEveryMs),
         onCheckpoint: (cp) => { ctx.checkpoint(cp) }
       })
+      await rm(stateDir, { recursive: true, force: true })
       ctx.progress({ stage: 'writing', message: 'writing Parquet files' })
       const workDir = join(dirname(dirname(file.path)), 'work')
       try {

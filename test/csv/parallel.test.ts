@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t0, { test, type TAP } from 'tap'
 import { CsvWorkerPool, profileCsv, profileCsvParallel, sniffCsv, type CsvProfile, type ParallelCheckpoint } from '../../src/csv/index.ts'
@@ -130,8 +130,10 @@ test('resuming from parallel checkpoints gives the uninterrupted result; checkpo
   const path = join(dir, 'cp.csv')
   writeFileSync(path, toCsv(header, rows))
   const pv = await sniffCsv(path)
-  for (const distinctCap of [100_000, 200]) {
-    const opts = { pool, workers: 3, minRangeBytes: 1, chunkRows: 200, distinctCap, bufferBytes: 4096 }
+  const stateDir = join(dir, 'state')
+  mkdirSync(stateDir)
+  for (const [distinctCap, inFiles] of [[100_000, false], [200, false], [200, true]] as const) {
+    const opts = { pool, workers: 3, minRangeBytes: 1, chunkRows: 200, distinctCap, bufferBytes: 4096, stateDir: inFiles ? stateDir : undefined }
     const full = await profileCsvParallel(path, pv, opts)
     sameProfile(t, full, distinctCap === 200 ? full : await profileCsv(path, pv, { distinctCap }), `cap ${distinctCap}: parallel = single`)
     // Stop at the second checkpoint, then resume twice in a row (a checkpoint of a resumed run).
@@ -145,6 +147,7 @@ test('resuming from parallel checkpoints gives the uninterrupted result; checkpo
       onCheckpoint: (cp) => { if (++n === 2) { saved = JSON.parse(JSON.stringify(cp)) as ParallelCheckpoint; ac.abort(new Error('stop')) } }
     }), { message: 'stop' })
     t.ok(saved!.ranges.some((r) => r.offset > r.start), 'the checkpoint holds progress')
+    t.equal(saved!.ranges.every((r) => (r.stateFile !== undefined) === (inFiles && r.offset > r.start)), true, inFiles ? 'statistics in files' : 'statistics inline')
     let second: ParallelCheckpoint | undefined
     const ac2 = new AbortController()
     await t.rejects(profileCsvParallel(path, pv, {
@@ -155,8 +158,9 @@ test('resuming from parallel checkpoints gives the uninterrupted result; checkpo
       onCheckpoint: (cp) => { second ??= JSON.parse(JSON.stringify(cp)) as ParallelCheckpoint; ac2.abort(new Error('again')) }
     }), { message: 'again' })
     const resumed = await profileCsvParallel(path, pv, { ...opts, resume: second })
-    t.same({ ...resumed, durationMs: 0 }, { ...full, durationMs: 0 }, `cap ${distinctCap}: resumed = uninterrupted`)
+    t.same({ ...resumed, durationMs: 0 }, { ...full, durationMs: 0 }, `cap ${distinctCap}${inFiles ? ', state files' : ''}: resumed = uninterrupted`)
   }
+  t.ok(readdirSync(stateDir).length <= 3 * 3 + 3, `old state files are removed (${readdirSync(stateDir).length} left)`)
   const cp = await new Promise<ParallelCheckpoint>((resolve, reject) => {
     const ac = new AbortController()
     profileCsvParallel(path, pv, { pool, workers: 2, minRangeBytes: 1, checkpointEveryMs: 1, signal: ac.signal, onCheckpoint: (c) => { resolve(JSON.parse(JSON.stringify(c)) as ParallelCheckpoint); ac.abort() } })

@@ -2,11 +2,11 @@
 
 import { open } from 'node:fs/promises'
 
-/** Bytes of one column's exact table at `cap` entries (16-byte slots at most half full, plus 16 bytes per entry). */
+/** Bytes of one column's exact table at `cap` entries (16-byte slots at most half full, plus 25 bytes per entry). */
 export function tableBytes (cap: number): number {
   let c = 256
   while (c < cap * 2) c *= 2
-  return c * 24
+  return c * 16 + (c / 2) * 25
 }
 
 /**

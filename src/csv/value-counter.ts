@@ -33,6 +33,14 @@ class CountTable {
   slotOf: Int32Array
   off: Float64Array
   len: Int32Array
+  /**
+   * Per entry: the kind bit of the value and its number (for integers and numbers), so that a
+   * value seen again is not classified or parsed again. 0 = not known (restored from a checkpoint).
+   */
+  kinds: Uint8Array
+  nums: Float64Array
+  /** Slot where the last missed `hit` would insert. */
+  miss = 0
 
   constructor (capacity: number) {
     this.mask4 = capacity * 4 - 1
@@ -42,6 +50,41 @@ class CountTable {
     this.slotOf = new Int32Array(entries)
     this.off = new Float64Array(entries)
     this.len = new Int32Array(entries)
+    this.kinds = new Uint8Array(entries)
+    this.nums = new Float64Array(entries)
+  }
+
+  /** Counts one more occurrence of an existing entry and returns its index, or -1 (and remembers where it would go). */
+  hit (h1: number, h2: number): number {
+    const slots = this.slots
+    const mask4 = this.mask4
+    let i = (h1 << 2) & mask4
+    for (;;) {
+      const e = slots[i + 3]!
+      if (e === 0) { this.miss = i; return -1 }
+      if (slots[i] === h1 && slots[i + 1] === h2) {
+        slots[i + 2] = slots[i + 2]! + 1
+        return e - 1
+      }
+      i = (i + 4) & mask4
+    }
+  }
+
+  /** Inserts a new entry with count 1 where the last `hit` missed; returns its index. */
+  insertAtMiss (h1: number, h2: number, off: number, len: number, kind: number, num: number): number {
+    const i = this.miss
+    const k = this.size++
+    const slots = this.slots
+    slots[i] = h1
+    slots[i + 1] = h2
+    slots[i + 2] = 1
+    slots[i + 3] = k + 1
+    this.slotOf[k] = i
+    this.off[k] = off
+    this.len[k] = len
+    this.kinds[k] = kind
+    this.nums[k] = num
+    return k
   }
 
   get capacity (): number {
@@ -122,6 +165,8 @@ class CountTable {
     }
     t.off.set(this.off.subarray(0, this.size))
     t.len.set(this.len.subarray(0, this.size))
+    t.kinds.set(this.kinds.subarray(0, this.size))
+    t.nums.set(this.nums.subarray(0, this.size))
     t.size = this.size
     return t
   }
@@ -215,6 +260,39 @@ export class ValueCounter {
   /** True once distinct values passed `cap` (distinct and frequencies are estimates). */
   get approximate (): boolean {
     return this.#hll !== null
+  }
+
+  /**
+   * Exact phase: if the value is known, counts it and returns its entry (see `kindOf`), else -1
+   * (then `insert` it). Estimating: -2 (then `add` it).
+   */
+  hit (h1: number, h2: number): number {
+    return this.#hll === null ? this.#table.hit(h1, h2) : -2
+  }
+
+  /** Kind bit recorded for entry `k` (0 if not known), with `numOf` its number. */
+  kindOf (k: number): number {
+    return this.#table.kinds[k]!
+  }
+
+  /** Number recorded for entry `k`. */
+  numOf (k: number): number {
+    return this.#table.nums[k]!
+  }
+
+  /** Records the kind and number of entry `k` (a known value whose kind was not). */
+  setKind (k: number, kind: number, num: number): void {
+    this.#table.kinds[k] = kind
+    this.#table.nums[k] = num
+  }
+
+  /** Counts a new value right after `hit` returned -1, with its kind and number. */
+  insert (h1: number, h2: number, off: number, len: number, kind: number, num: number): void {
+    const t = this.#table
+    t.insertAtMiss(h1, h2, off, len, kind, num)
+    if (t.size > this.cap) this.#toApproximate()
+    // Grow 4x while small: fewer rehashes of the entries on the way to the cap.
+    else if (t.size * 2 > t.capacity) this.#table = t.grown(t.capacity * (t.capacity < 65536 ? 4 : 2))
   }
 
   /** Counts one value by its hashes; `off`/`len` locate its raw bytes in the file. */

@@ -37,7 +37,7 @@ test('random tables across delimiters, line ends, split points and read sizes: p
     const single = await profileCsv(path, pv, { bufferBytes })
     for (const workers of [2, 3, 4]) {
       const par = await profileCsvParallel(path, pv, {
-        pool, workers, minRangeBytes: 1, bufferBytes, chunkRows: 97, onRanges: (r) => { reprofiled += r.reprofiled; t.equal(r.ranges, workers) }
+        pool, workers, minRangeBytes: 1, tableBudgetBytes: 2 ** 40, bufferBytes, chunkRows: 97, onRanges: (r) => { reprofiled += r.reprofiled; t.equal(r.ranges, workers) }
       })
       sameProfile(t, par, single, `seed ${seed}, ${JSON.stringify(delim)}, ${workers} ranges`)
     }
@@ -65,6 +65,9 @@ test('a quoted field with many newlines across every split point; blank lines; r
   const par = await profileCsvParallel(path, pv, { pool, workers: 4, minRangeBytes: 1, onRanges: (i) => { info = i } })
   sameProfile(t, par, single, 'giant quoted field')
   t.ok(info.reprofiled >= 2, `ranges profiled again: ${info.reprofiled} of ${info.ranges}`)
+  // The memory budget for exact tables bounds the ranges run at once, whatever the workers.
+  await profileCsvParallel(path, pv, { pool, workers: 4, minRangeBytes: 1, tableBudgetBytes: 3 * 2 * 8e6, distinctCap: 100_000, onRanges: (i) => { info = i } })
+  t.equal(info.ranges, 2, 'a budget for two ranges of 3 columns at a 100,000 cap')
 })
 
 test('past the distinct cap: the same estimate, Misra-Gries counts within their bound', async (t) => {

@@ -38,7 +38,11 @@ export interface ParallelProfileOptions {
   pool?: CsvWorkerPool
   /** Ranges profiled at once (and ranges the file is split into). Default: the pool's size. */
   workers?: number
-  /** Files are not split into ranges smaller than this. Default 8 MiB. */
+  /**
+   * Files are not split into ranges smaller than this. Default 128 MiB: each range pays a fixed
+   * cost (JIT warm-up, filling its own exact tables up to the cap for high-cardinality columns),
+   * which on a 2-core machine outweighs a second range below ~100 MB (docs/BENCHMARKS.md).
+   */
   minRangeBytes?: number
   /**
    * Memory for the exact distinct tables of all ranges profiled at once: fewer ranges run at once
@@ -153,7 +157,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       control: null
     }))
   } else {
-    const n = Math.max(1, Math.min(concurrency, Math.ceil((size - dataStart) / (opts.minRangeBytes ?? 8 * 1024 * 1024))))
+    const n = Math.max(1, Math.min(concurrency, Math.ceil((size - dataStart) / (opts.minRangeBytes ?? 128 * 1024 * 1024))))
     const starts = await guessRangeStarts(path, dataStart, size, n)
     ranges = starts.map((start, k) => ({ start, stopAt: starts[k + 1] ?? size, header: k === 0, offset: start, done: false, ref: null, headerPending: false, at: start, rows: 0, control: null }))
   }

@@ -11,14 +11,14 @@ import { rm, stat } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { CsvError, CsvErrorCode, type CsvErrorCodeValue } from './errors.ts'
-import type { ColumnProfile } from './finalize.ts'
 import { checkParallelCheckpoint, PARALLEL_CHECKPOINT_VERSION, type ParallelCheckpoint, type RangeCheckpoint } from './parallel-checkpoint.ts'
 import { defaultDistinctCap, MAX_ROW_BYTES, READ_BYTES, type CsvProfile } from './profile.ts'
 import { guessRangeStarts, tableBytes } from './range-split.ts'
+import type { ParquetOutput } from './parquet.ts'
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
 import type { CsvPreview } from './sniff.ts'
 import { CsvWorkerPool, type WorkerMessage } from './worker-pool.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergeTask, type RangeTask, type StateRef } from './worker-protocol.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 /** Progress of a parallel profile. */
 export interface ParallelProgress {
@@ -88,6 +88,12 @@ let sharedPool: CsvWorkerPool | undefined
 export function defaultCsvWorkerPool (): CsvWorkerPool {
   sharedPool ??= new CsvWorkerPool({ size: availableParallelism() })
   return sharedPool
+}
+
+/** `writeProfileParquet` on a worker of `pool`: the Parquet encoding stays off the calling thread. */
+export async function writeProfileParquetOn (pool: CsvWorkerPool, outDir: string, profile: CsvProfile): Promise<ParquetOutput[]> {
+  const task: ParquetTask = { kind: 'parquet', outDir, profile }
+  return (await pool.run(task)).files as ParquetOutput[]
 }
 
 interface Range {
@@ -238,7 +244,8 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       bufferBytes: opts.bufferBytes ?? READ_BYTES,
       maxRowBytes: opts.maxRowBytes ?? MAX_ROW_BYTES,
       stateDir,
-      control
+      control,
+      finalize: ranges.length === 1 ? { header: [...preview.header] } : undefined
     }
     r.control = new Int32Array(control)
     if (failure !== undefined || signal?.aborted === true) Atomics.or(r.control, 0, CONTROL_ABORT)
@@ -254,11 +261,17 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
           answered(r)
         }
       })
+      if (done.profile !== undefined) {
+        // The only range, finalized: no more checkpoints (its statistics stay in the worker).
+        only = done.profile as MergedProfile
+        clearInterval(timer)
+        waiting = null
+      }
       r.offset = r.at = done.end as number
       r.rows = done.rows as number
       r.headerPending = done.headerPending as boolean
       // Kept as bytes for the merge; a checkpoint names the file if there is one.
-      r.ref = done.file !== undefined && onCheckpoint !== undefined ? { file: done.file as string } : { bytes: done.bytes as Uint8Array }
+      if (only === undefined) r.ref = done.file !== undefined && onCheckpoint !== undefined ? { file: done.file as string } : { bytes: done.bytes as Uint8Array }
       r.done = true
     } finally {
       r.control = null
@@ -266,6 +279,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     }
   }
 
+  let only: MergedProfile | undefined
   // Runs `list` with at most `concurrency` at once; the first failure stops the others.
   const runAll = async (list: Range[]): Promise<void> => {
     const queue = [...list]
@@ -293,12 +307,14 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     }
     opts.onRanges?.({ ranges: ranges.length, reprofiled })
     clearInterval(timer)
-    const states = ranges.map((r) => r.ref!)
-    const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states }
-    const merged = await pool.run(merge, undefined, states.flatMap((s) => 'bytes' in s ? [s.bytes.buffer as ArrayBuffer] : []))
+    let merged = only
+    if (merged === undefined) {
+      const states = ranges.map((r) => r.ref!)
+      const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states }
+      merged = (await pool.run(merge, undefined, states.flatMap((s) => 'bytes' in s ? [s.bytes.buffer as ArrayBuffer] : []))).profile as MergedProfile
+    }
     signal?.throwIfAborted()
-    const rows = merged.rows as number
-    const malformedRows = merged.malformedRows as number
+    const { rows, malformedRows } = merged
     onProgress?.({ bytesDone: size, bytesTotal: size, rowsDone: rows + malformedRows, rowsEstimate: rows + malformedRows })
     return {
       delimiter: preview.delimiter,
@@ -308,10 +324,10 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       columns: ncols,
       bytes: size,
       malformedRows,
-      malformedLines: merged.malformedLines as number[],
+      malformedLines: merged.malformedLines,
       durationMs: elapsedBefore + performance.now() - started,
-      columnStats: merged.columnStats as ColumnProfile[],
-      sample: merged.sample as Array<Array<string | null>>
+      columnStats: merged.columnStats,
+      sample: merged.sample
     }
   } catch (err) {
     const code = (err as { code?: string }).code

@@ -1,16 +1,18 @@
 // Worker thread of a parallel profile. Two tasks: `range` profiles the rows of one byte range
 // (progress messages after each chunk, a snapshot of its statistics when the control word asks,
 // stops when it says abort); `merge` joins the ranges' statistics in file order and builds the
-// column profiles, reading back the few reported values from the file.
+// column profiles, reading back the few reported values from the file; `parquet` writes the
+// Parquet outputs of a finished profile.
 
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import { finalizeColumn } from './finalize.ts'
+import { writeProfileParquet } from './parquet.ts'
 import { scanRange } from './range-scan.ts'
 import { RowProcessor, type RowProcessorState } from './row-processor.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergeTask, type RangeTask, type StateRef } from './worker-protocol.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 class Aborted extends Error {}
 
@@ -70,6 +72,8 @@ async function runRange (t: RangeTask): Promise<unknown> {
         else parentPort!.postMessage({ kind: 'snapshot', at, bytes }, [bytes.buffer as ArrayBuffer])
       }
     })
+    // The only range: its statistics are the file's, finalized here rather than sent to a merge.
+    if (t.finalize !== undefined) return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: false, profile: await profileOf(proc, t.finalize.header, t.options, fh) }
     const { bytes, file } = publish(t, proc, `range-${t.index}-done.json`)
     return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: proc.headerPending, bytes, file }
   } finally {
@@ -77,26 +81,33 @@ async function runRange (t: RangeTask): Promise<unknown> {
   }
 }
 
+/** The reported part of a profile from the statistics of the whole file, reading back values. */
+async function profileOf (proc: RowProcessor, header: string[], options: RangeTask['options'], fh: FileHandle): Promise<MergedProfile> {
+  const read = async (off: number, n: number): Promise<Buffer> => {
+    const b = Buffer.alloc(n)
+    await fh.read(b, 0, n, off)
+    return b
+  }
+  const columnStats = []
+  for (let i = 0; i < header.length; i++) columnStats.push(await finalizeColumn(header[i]!, proc.cols[i]!, options.encoding, read))
+  return { rows: proc.rows, malformedRows: proc.malformedRows, malformedLines: proc.malformedLines, sample: proc.sample, columnStats }
+}
+
 async function runMerge (t: MergeTask): Promise<unknown> {
   const [first, ...rest] = t.states.map((s) => new RowProcessor(t.options, loadState(s, t.stateDir)))
   for (const r of rest) first!.merge(r)
   const fh = await open(t.path, 'r')
   try {
-    const read = async (off: number, n: number): Promise<Buffer> => {
-      const b = Buffer.alloc(n)
-      await fh.read(b, 0, n, off)
-      return b
-    }
-    const columnStats = []
-    for (let i = 0; i < t.header.length; i++) columnStats.push(await finalizeColumn(t.header[i]!, first!.cols[i]!, t.options.encoding, read))
-    return { kind: 'done', rows: first!.rows, malformedRows: first!.malformedRows, malformedLines: first!.malformedLines, sample: first!.sample, columnStats }
+    return { kind: 'done', profile: await profileOf(first!, t.header, t.options, fh) }
   } finally {
     await fh.close()
   }
 }
 
-parentPort!.on('message', (task: RangeTask | MergeTask) => {
-  const run = task.kind === 'range' ? runRange(task) : runMerge(task)
+parentPort!.on('message', (task: RangeTask | MergeTask | ParquetTask) => {
+  const run = task.kind === 'range'
+    ? runRange(task)
+    : task.kind === 'merge' ? runMerge(task) : writeProfileParquet(task.outDir, task.profile).then((files) => ({ kind: 'done', files }))
   run.then((m) => {
     const bytes = (m as { bytes?: Uint8Array }).bytes
     parentPort!.postMessage(m, bytes === undefined ? [] : [bytes.buffer as ArrayBuffer])

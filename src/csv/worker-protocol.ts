@@ -2,6 +2,8 @@
 // cross threads as JSON bytes in transferred buffers (or as files in a state folder), so the
 // calling thread never serializes or parses them.
 
+import type { ColumnProfile } from './finalize.ts'
+import type { CsvProfile } from './profile.ts'
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
 
 /** Control word bit: stop the task. */
@@ -34,6 +36,17 @@ export interface RangeTask {
   stateDir: string | null
   /** Int32Array[2]: CONTROL_* bits, and the checkpoint round a snapshot belongs to; set by the parent thread. */
   control: SharedArrayBuffer
+  /** Set when this is the file's only range: the worker finalizes the profile itself (no merge task). */
+  finalize?: { header: string[] }
+}
+
+/** The profile a merge (or an only range) sends back. */
+export interface MergedProfile {
+  rows: number
+  malformedRows: number
+  malformedLines: number[]
+  sample: Array<Array<string | null>>
+  columnStats: ColumnProfile[]
 }
 
 /** Merge the ranges' statistics and build the column profiles. */
@@ -45,4 +58,11 @@ export interface MergeTask {
   stateDir: string | null
   /** Statistics of every range, in file order. */
   states: StateRef[]
+}
+
+/** Write the Parquet outputs of a finished profile (`writeProfileParquet`) off the calling thread. */
+export interface ParquetTask {
+  kind: 'parquet'
+  outDir: string
+  profile: CsvProfile
 }

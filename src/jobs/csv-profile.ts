@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../core/define-job.ts'
-import { checkpointBytes, CsvWorkerPool, profileCsvParallel, sniffCsv, writeProfileParquet, type CsvPreview, type ParallelCheckpoint } from '../csv/index.ts'
+import { checkpointBytes, CsvWorkerPool, profileCsvParallel, sniffCsv, writeProfileParquetOn, type CsvPreview, type ParallelCheckpoint } from '../csv/index.ts'
 import { ClientError } from '../errors.ts'
 
 const PARQUET = 'application/vnd.apache.parquet'
@@ -73,7 +73,7 @@ export function csvProfileJob (options: {
       ctx.progress({ stage: 'writing', message: 'writing Parquet files' })
       const workDir = join(dirname(dirname(file.path)), 'work')
       try {
-        for (const output of await writeProfileParquet(workDir, profile)) {
+        for (const output of await writeProfileParquetOn(pool, workDir, profile)) {
           await ctx.artifact(output.name, createReadStream(output.path), { contentType: PARQUET })
         }
       } finally {

@@ -180,7 +180,7 @@ test('progress on the SSE stream rises monotonically and reaches 100% before com
   t.equal(percents.at(-1), 100, 'the last progress before completed is 100%')
 })
 
-test('while a file is profiled on the workers the event loop stays free: /healthz answers, loop delay p99 under 10 ms', async (t) => {
+test('while a file is profiled on the workers the event loop stays free: /healthz answers, loop delay median under 3 ms', async (t) => {
   // One worker, so the other core is left to the event loop even on a 2-core machine; a checkpoint
   // every 200 ms (its statistics are written by the worker, the event loop stores a file name).
   const app = await build(t, { csvWorkers: 1, progressIntervalMs: 10, csvCheckpointMs: 200 })
@@ -226,10 +226,11 @@ test('while a file is profiled on the workers the event loop stays free: /health
   const ms = (h: typeof delay, p: number): number => h.percentile(p) / 1e6
   const summary = `p50 ${ms(delay, 50).toFixed(2)}, p90 ${ms(delay, 90).toFixed(2)}, p99 ${ms(delay, 99).toFixed(2)} ms; idle: p50 ${ms(idle, 50).toFixed(2)}, p90 ${ms(idle, 90).toFixed(2)}, p99 ${ms(idle, 99).toFixed(2)} ms`
   // A profile on the event loop blocks it for ~10 ms at a time (its yield interval), which moves
-  // the median delay of a 1 ms timer to several ms; preemption on a loaded machine moves the tail
-  // of both runs alike, so the tail bound is relative to the idle run.
+  // the median delay of a 1 ms timer to several ms (7.7 ms measured) and its p99 past 100 ms.
+  // Preemption on a loaded machine moves the tail of an idle loop too (p99 15-70 ms seen on a
+  // shared 2-core machine), so the tail bound is relative to the idle run.
   t.ok(ms(delay, 50) < 3, `median event-loop delay under 3 ms (${summary})`)
-  t.ok(ms(delay, 99) < Math.max(10, 2 * ms(idle, 99)), `p99 under 10 ms, or twice the idle p99 on a loaded machine (${summary})`)
+  t.ok(ms(delay, 99) < Math.max(25, 3 * ms(idle, 99)), `p99 under 25 ms, or 3x the idle p99 on a loaded machine (${summary})`)
 })
 
 test('killed mid-profile with SIGKILL and restarted: resumes from its checkpoint, same statistics as an uninterrupted run', async (t) => {

@@ -8,17 +8,15 @@
 // profiled again from where the range before it really ended.
 
 import { rm, stat } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { CsvError, CsvErrorCode, type CsvErrorCodeValue } from './errors.ts'
 import { checkParallelCheckpoint, PARALLEL_CHECKPOINT_VERSION, type ParallelCheckpoint, type RangeCheckpoint } from './parallel-checkpoint.ts'
 import { defaultDistinctCap, MAX_ROW_BYTES, READ_BYTES, type CsvProfile } from './profile.ts'
 import { guessRangeStarts, tableBytes } from './range-split.ts'
-import type { ParquetOutput } from './parquet.ts'
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
 import type { CsvPreview } from './sniff.ts'
-import { CsvWorkerPool, type WorkerMessage } from './worker-pool.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
+import { defaultCsvWorkerPool, type CsvWorkerPool, type WorkerMessage } from './worker-pool.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 /** Progress of a parallel profile. */
 export interface ParallelProgress {
@@ -80,20 +78,6 @@ export interface ParallelProfileOptions {
   stateDir?: string
   /** Told once all ranges are profiled: how many, and how many had to be profiled again from their true start. */
   onRanges?: (info: { ranges: number, reprofiled: number }) => void
-}
-
-let sharedPool: CsvWorkerPool | undefined
-
-/** The process-wide pool used when no `pool` is given (`os.availableParallelism()` workers). */
-export function defaultCsvWorkerPool (): CsvWorkerPool {
-  sharedPool ??= new CsvWorkerPool({ size: availableParallelism() })
-  return sharedPool
-}
-
-/** `writeProfileParquet` on a worker of `pool`: the Parquet encoding stays off the calling thread. */
-export async function writeProfileParquetOn (pool: CsvWorkerPool, outDir: string, profile: CsvProfile): Promise<ParquetOutput[]> {
-  const task: ParquetTask = { kind: 'parquet', outDir, profile }
-  return (await pool.run(task)).files as ParquetOutput[]
 }
 
 interface Range {

@@ -3,8 +3,12 @@
 // unref'd (they never keep the process alive) and end after `idleMs`.
 
 import { existsSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
+import type { ParquetOutput } from './parquet.ts'
+import type { CsvProfile } from './profile.ts'
+import type { ParquetTask } from './worker-protocol.ts'
 
 /** A message from a worker: `done` and `error` end the task, anything else is passed on. */
 export interface WorkerMessage { kind: string, [key: string]: unknown }
@@ -130,4 +134,18 @@ function toError (m: WorkerMessage): Error {
   if (typeof m.name === 'string') err.name = m.name
   if (typeof m.code === 'string') err.code = m.code
   return err
+}
+
+let sharedPool: CsvWorkerPool | undefined
+
+/** The process-wide pool used when no `pool` is given (`os.availableParallelism()` workers). */
+export function defaultCsvWorkerPool (): CsvWorkerPool {
+  sharedPool ??= new CsvWorkerPool({ size: availableParallelism() })
+  return sharedPool
+}
+
+/** `writeProfileParquet` on a worker of `pool`: the Parquet encoding stays off the calling thread. */
+export async function writeProfileParquetOn (pool: CsvWorkerPool, outDir: string, profile: CsvProfile): Promise<ParquetOutput[]> {
+  const task: ParquetTask = { kind: 'parquet', outDir, profile }
+  return (await pool.run(task)).files as ParquetOutput[]
 }

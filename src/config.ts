@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { hostname } from 'node:os'
+import { availableParallelism, hostname } from 'node:os'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { parseAllowList, type AllowList } from './net/address-policy.ts'
@@ -31,6 +31,7 @@ const EnvSchema = Type.Object({
   JOBCAST_HTTP_CHECK_TIME_LIMIT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
   JOBCAST_SMTP_URL: Type.String({ default: '' }),
   JOBCAST_SMTP_FROM: Type.String({ minLength: 3, default: 'jobcast <jobcast@localhost>' }),
+  JOBCAST_CSV_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: availableParallelism() }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
 })
 
@@ -84,6 +85,8 @@ export interface Config {
   smtpUrl: string
   /** Sender of email notifications. */
   smtpFrom: string
+  /** Worker threads that profile CSV files (byte ranges in parallel), shared by all CSV jobs. */
+  csvWorkers: number
   logLevel: string
 }
 
@@ -114,6 +117,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     replayBuffer: raw.JOBCAST_REPLAY_BUFFER,
     csvMaxBytes: raw.JOBCAST_CSV_MAX_BYTES,
     csvCheckpointMs: raw.JOBCAST_CSV_CHECKPOINT_MS,
+    csvWorkers: raw.JOBCAST_CSV_WORKERS,
     builtIns: parseBuiltIns(raw.JOBCAST_BUILT_INS),
     nodeId: raw.JOBCAST_NODE_ID === '' ? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}` : raw.JOBCAST_NODE_ID,
     leaseMs: raw.JOBCAST_LEASE_MS,

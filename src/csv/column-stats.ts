@@ -86,18 +86,30 @@ export class ColumnStats {
   /** Adds the non-empty cell `b[s, e)`, whose raw bytes are at file offset `rawOff`, `rawLen` long. */
   add (b: Buffer, s: number, e: number, rawOff: number, rawLen: number): void {
     this.count++
+    hashBytes(b, s, e)
+    const h1 = hashOut[0]!
+    const h2 = hashOut[1]!
+    const values = this.values
+    // A value seen before (exact phase) cannot move the type, ranges or lengths: only the
+    // moments need its number, recorded at its first occurrence.
+    const k = values.hit(h1, h2)
+    if (k >= 0) {
+      const known = values.kindOf(k)
+      if (known !== 0) {
+        if (known <= KIND_NUM) this.#moments(values.numOf(k))
+        return
+      }
+    }
     // Once a column can only end up as `string`, types and numeric/temporal ranges no longer matter.
     const kind = this.#settled ? KIND_STR : classify(b, s, e)
     if ((this.mask | kind) !== this.mask) {
       this.mask |= kind
       this.#settled = typeFromMask(this.mask) === 'string'
     }
+    let x = 0
     if (kind <= KIND_NUM) {
-      const x = parsed[0]!
-      const n = ++this.n
-      const d = x - this.mean
-      this.mean += d / n
-      this.m2 += d * (x - this.mean)
+      x = parsed[0]!
+      this.#moments(x)
       if (x < this.numMin) this.numMin = x
       if (x > this.numMax) this.numMax = x
       if (kind === KIND_INT && (x >= TWO_53 || x <= -TWO_53)) this.#addBig(BigInt(b.toString('latin1', s, e)))
@@ -106,7 +118,6 @@ export class ColumnStats {
       if (t < this.tMin) { this.tMin = t; this.tMinOff = rawOff; this.tMinLen = rawLen }
       if (t > this.tMax) { this.tMax = t; this.tMaxOff = rawOff; this.tMaxLen = rawLen }
     }
-    hashBytes(b, s, e)
     const len = this.#utf8 ? e - s - hashOut[2]! : e - s
     if (len < this.lenMin) this.lenMin = len
     if (len > this.lenMax) this.lenMax = len
@@ -120,7 +131,59 @@ export class ColumnStats {
       if (this.sMax.length < e - s) this.sMax = Buffer.alloc(Math.max(e - s, this.sMax.length * 2))
       this.sMaxLen = b.copy(this.sMax, 0, s, e)
     }
-    this.values.add(hashOut[0]!, hashOut[1]!, rawOff, rawLen)
+    if (k >= 0) values.setKind(k, kind, x)
+    else if (k === -1) values.insert(h1, h2, rawOff, rawLen, kind, x)
+    else values.add(h1, h2, rawOff, rawLen)
+  }
+
+  // Welford's running mean and sum of squared deviations.
+  #moments (x: number): void {
+    const n = ++this.n
+    const d = x - this.mean
+    this.mean += d / n
+    this.m2 += d * (x - this.mean)
+  }
+
+  /**
+   * Adds the statistics of `o`, gathered on the part of the file that follows this one: sums,
+   * extremes (ties keep the earlier occurrence), moments by Chan et al.'s parallel formula and
+   * the distinct values (exact union up to the cap, else HyperLogLog and Misra-Gries merges).
+   */
+  merge (o: ColumnStats): void {
+    this.mask |= o.mask
+    this.#settled = this.mask !== 0 && typeFromMask(this.mask) === 'string'
+    this.count += o.count
+    this.nulls += o.nulls
+    if (o.n > 0) {
+      if (this.n === 0) {
+        this.n = o.n
+        this.mean = o.mean
+        this.m2 = o.m2
+      } else {
+        const n = this.n + o.n
+        const d = o.mean - this.mean
+        this.mean += d * (o.n / n)
+        this.m2 += o.m2 + d * d * (this.n / n) * o.n
+        this.n = n
+      }
+    }
+    if (o.numMin < this.numMin) this.numMin = o.numMin
+    if (o.numMax > this.numMax) this.numMax = o.numMax
+    if (o.bigMin !== null) this.#addBig(o.bigMin)
+    if (o.bigMax !== null) this.#addBig(o.bigMax)
+    if (o.tMinOff >= 0 && (this.tMinOff < 0 || o.tMin < this.tMin)) { this.tMin = o.tMin; this.tMinOff = o.tMinOff; this.tMinLen = o.tMinLen }
+    if (o.tMaxOff >= 0 && (this.tMaxOff < 0 || o.tMax > this.tMax)) { this.tMax = o.tMax; this.tMaxOff = o.tMaxOff; this.tMaxLen = o.tMaxLen }
+    if (o.sMinLen >= 0 && (this.sMinLen < 0 || compareBytes(o.sMin, 0, o.sMinLen, this.sMin, this.sMinLen) < 0)) {
+      this.sMin = Buffer.from(o.sMin.subarray(0, Math.max(64, o.sMinLen)))
+      this.sMinLen = o.sMinLen
+    }
+    if (o.sMaxLen >= 0 && (this.sMaxLen < 0 || compareBytes(o.sMax, 0, o.sMaxLen, this.sMax, this.sMaxLen) > 0)) {
+      this.sMax = Buffer.from(o.sMax.subarray(0, Math.max(64, o.sMaxLen)))
+      this.sMaxLen = o.sMaxLen
+    }
+    if (o.lenMin < this.lenMin) this.lenMin = o.lenMin
+    if (o.lenMax > this.lenMax) this.lenMax = o.lenMax
+    this.values.merge(o.values)
   }
 
   #addBig (v: bigint): void {

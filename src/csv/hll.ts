@@ -23,6 +23,13 @@ export class HyperLogLog {
     if (rank > this.registers[idx]!) this.registers[idx] = rank
   }
 
+  /** Adds every value of `o` (register-wise maximum: the sketch of the union). */
+  merge (o: HyperLogLog): void {
+    const r = this.registers
+    const q = o.registers
+    for (let i = 0; i < M; i++) if (q[i]! > r[i]!) r[i] = q[i]!
+  }
+
   /** Estimated number of distinct values added. */
   estimate (): number {
     const c = new Float64Array(Q + 2)

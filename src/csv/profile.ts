@@ -6,6 +6,7 @@ import { checkCheckpoint, CHECKPOINT_VERSION, type ProfileCheckpoint } from './c
 import { CsvError, CsvErrorCode } from './errors.ts'
 import { finalizeColumn, type ColumnProfile } from './finalize.ts'
 import { RowProcessor } from './row-processor.ts'
+import { scanRange } from './range-scan.ts'
 import type { CsvPreview } from './sniff.ts'
 
 /** Progress reported after each chunk of rows. */
@@ -85,9 +86,10 @@ export function defaultDistinctCap (columns: number): number {
   return columns <= 16 ? 100_000 : Math.max(5_000, Math.floor(1_600_000 / columns))
 }
 
-const READ_BYTES = 1 << 22
-const MAX_ROW_BYTES = 1 << 26
-const ABORT_CHECK_ROWS = 1024
+/** Default first read buffer size. */
+export const READ_BYTES = 1 << 22
+/** Default longest row. */
+export const MAX_ROW_BYTES = 1 << 26
 
 /** Profiles the CSV file at `path` as sniffed in `preview`, streaming it in chunks of rows. */
 export async function profileCsv (path: string, preview: CsvPreview, opts: ProfileOptions = {}): Promise<CsvProfile> {
@@ -121,19 +123,8 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
       proc = new RowProcessor(procOptions)
     }
 
-    const maxRowBytes = opts.maxRowBytes ?? MAX_ROW_BYTES
-    let buf = Buffer.allocUnsafe(Math.max(16, Math.min(opts.bufferBytes ?? READ_BYTES, size - offset + 1)))
-    let base = offset
-    let len = 0
-    let p = 0
-    let eof = false
-    let inChunk = 0
-    const yieldEveryMs = opts.yieldEveryMs ?? 10
-    let lastYield = performance.now()
-
-    const report = async (): Promise<void> => {
+    const report = async (at: number): Promise<void> => {
       if (onChunk === undefined) return
-      const at = base + p
       const done = proc.rows + proc.malformedRows
       let live = true
       let cached: ProfileCheckpoint | undefined
@@ -165,50 +156,17 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
       }
     }
 
-    for (;;) {
-      if (!eof) {
-        if (p > 0) {
-          buf.copyWithin(0, p, len)
-          base += p
-          len -= p
-          p = 0
-        }
-        if (len === buf.length) {
-          if (buf.length < maxRowBytes) {
-            const bigger = Buffer.allocUnsafe(buf.length * 2)
-            buf.copy(bigger, 0, 0, len)
-            buf = bigger
-          } else {
-            // A row longer than maxRowBytes: an unclosed quote. Count it and go on at the next line.
-            p = proc.skipLongRow(buf, len)
-            continue
-          }
-        }
-        const { bytesRead } = await fh.read(buf, len, buf.length - len, base + len)
-        if (bytesRead === 0) eof = true
-        len += bytesRead
-        signal?.throwIfAborted()
-      }
-      for (;;) {
-        const want = Math.min(chunkRows - inChunk, ABORT_CHECK_ROWS)
-        p = proc.process(buf, p, len, eof, base, want)
-        inChunk += proc.consumed
-        if (performance.now() - lastYield >= yieldEveryMs) {
-          await new Promise<void>((resolve) => setImmediate(resolve))
-          lastYield = performance.now()
-        }
-        signal?.throwIfAborted()
-        if (inChunk >= chunkRows) {
-          inChunk = 0
-          await report()
-          signal?.throwIfAborted()
-        }
-        if (proc.consumed < want) break
-      }
-      if (eof && p >= len) break
-    }
-    if (inChunk > 0) await report()
-    signal?.throwIfAborted()
+    await scanRange(fh, proc, {
+      start: offset,
+      stopAt: size,
+      size,
+      bufferBytes: opts.bufferBytes ?? READ_BYTES,
+      maxRowBytes: opts.maxRowBytes ?? MAX_ROW_BYTES,
+      chunkRows,
+      yieldEveryMs: opts.yieldEveryMs ?? 10,
+      signal,
+      onChunk: report
+    })
 
     const read = async (off: number, n: number): Promise<Buffer> => {
       const b = Buffer.alloc(n)

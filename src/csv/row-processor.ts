@@ -16,6 +16,8 @@ export interface RowProcessorState {
   malformedLines: number[]
   sample: Array<Array<string | null>>
   columns: ColumnStatsState[]
+  /** True while the header row has not been seen (a range of blank lines only). */
+  headerPending?: boolean
 }
 
 /** Settings of a `RowProcessor`. */
@@ -25,6 +27,13 @@ export interface RowProcessorOptions {
   columns: number
   distinctCap: number
   sampleRows: number
+  /** False for a range that starts after the header (a parallel profile's later ranges). Default true. */
+  header?: boolean
+  /**
+   * Line number of the first row. Default 1; a later range of a parallel profile counts from 0 at
+   * its start and its line numbers are shifted when ranges are merged.
+   */
+  line?: number
 }
 
 /** Row-by-row statistics of one CSV file. */
@@ -57,7 +66,8 @@ export class RowProcessor {
     this.#sc = new RowScanner(o.delimiter.charCodeAt(0), o.columns + 1)
     if (state === undefined) {
       this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8))
-      this.headerPending = true
+      this.headerPending = o.header ?? true
+      this.line = o.line ?? 1
     } else {
       this.cols = state.columns.map((s) => ColumnStats.fromState(s, o.distinctCap, utf8))
       this.line = state.line
@@ -65,7 +75,7 @@ export class RowProcessor {
       this.malformedRows = state.malformedRows
       this.malformedLines = [...state.malformedLines]
       this.sample = state.sample.map((r) => [...r])
-      this.headerPending = false
+      this.headerPending = state.headerPending ?? false
     }
   }
 
@@ -84,14 +94,16 @@ export class RowProcessor {
 
   /**
    * Processes complete rows of `buf[p, len)` (`base` = file offset of `buf[0]`) until `maxRows`
-   * data rows or a row cut by the end of the data; returns the position after the last one.
+   * data rows, a row cut by the end of the data or a row starting at `stop` (a buffer position)
+   * or later; returns the position after the last one.
    */
-  process (buf: Buffer, p: number, len: number, eof: boolean, base: number, maxRows: number): number {
+  process (buf: Buffer, p: number, len: number, eof: boolean, base: number, maxRows: number, stop = len): number {
     const sc = this.#sc
     const ncols = this.#ncols
     const cols = this.cols
+    const end = Math.min(len, stop)
     let consumed = 0
-    while (consumed < maxRows && p < len) {
+    while (consumed < maxRows && p < end) {
       let next = sc.scan(buf, p, len, eof)
       if (next < 0) break
       const count = sc.count
@@ -157,7 +169,28 @@ export class RowProcessor {
       malformedRows: this.malformedRows,
       malformedLines: [...this.malformedLines],
       sample: this.sample.map((r) => [...r]),
-      columns: this.cols.map((c) => c.toState())
+      columns: this.cols.map((c) => c.toState()),
+      headerPending: this.headerPending
     }
+  }
+
+  /**
+   * Adds the statistics of `o`, the range that follows this one in the file (its line numbers
+   * counted from 0 at its start): counts add up, line numbers shift, samples and column
+   * statistics are merged in file order.
+   */
+  merge (o: RowProcessor): void {
+    for (const l of o.malformedLines) {
+      if (this.malformedLines.length >= MALFORMED_LINES) break
+      this.malformedLines.push(this.line + l)
+    }
+    this.line += o.line
+    this.rows += o.rows
+    this.malformedRows += o.malformedRows
+    for (const row of o.sample) {
+      if (this.sample.length >= this.#sampleRows) break
+      this.sample.push(row)
+    }
+    for (let i = 0; i < this.cols.length; i++) this.cols[i]!.merge(o.cols[i]!)
   }
 }

@@ -4,6 +4,7 @@
 // Values are never kept as strings: each entry remembers where its first occurrence is in the
 // file (byte offset and raw length) so the few values that are reported can be read back.
 
+import { capacityFor, CountTable } from './count-table.ts'
 import { HyperLogLog } from './hll.ts'
 
 /** Where a counted value first occurs in the file, and how often it was counted. */
@@ -17,172 +18,15 @@ export interface ValueCounterState {
   hll: string | null
 }
 
-const HIST = 4096
-
-/**
- * Open-addressing table of (h1, h2) → count. The hot fields share one 16-byte slot so a probe
- * touches one cache line; each entry's first offset and raw length are kept aside, in insertion
- * order — which is also file order, so ties between equal counts go to the earlier entry.
- */
-class CountTable {
-  mask4: number
-  size = 0
-  /** Per slot: h1, h2, count (uint32), entry index + 1 (0 = empty slot). */
-  slots: Int32Array
-  /** Per entry, in insertion order: its slot, first offset and raw length. */
-  slotOf: Int32Array
-  off: Float64Array
-  len: Int32Array
-
-  constructor (capacity: number) {
-    this.mask4 = capacity * 4 - 1
-    this.slots = new Int32Array(capacity * 4)
-    // One spare entry: the table is grown right after the add that crosses half full.
-    const entries = (capacity >> 1) + 1
-    this.slotOf = new Int32Array(entries)
-    this.off = new Float64Array(entries)
-    this.len = new Int32Array(entries)
+/** A HyperLogLog holding every value of `t`. */
+function hllOf (t: CountTable): HyperLogLog {
+  const hll = new HyperLogLog()
+  const slots = t.slots
+  for (let k = 0; k < t.size; k++) {
+    const i = t.slotOf[k]!
+    hll.add(slots[i]!, slots[i + 1]!)
   }
-
-  get capacity (): number {
-    return (this.mask4 + 1) >> 2
-  }
-
-  /** Adds `n` to the entry's count, creating it if needed; returns true if it is new. */
-  add (h1: number, h2: number, n: number, off: number, len: number): boolean {
-    const slots = this.slots
-    const mask4 = this.mask4
-    let i = (h1 << 2) & mask4
-    for (;;) {
-      const e = slots[i + 3]!
-      if (e === 0) {
-        const k = this.size++
-        slots[i] = h1
-        slots[i + 1] = h2
-        slots[i + 2] = n
-        slots[i + 3] = k + 1
-        this.slotOf[k] = i
-        this.off[k] = off
-        this.len[k] = len
-        return true
-      }
-      if (slots[i] === h1 && slots[i + 1] === h2) {
-        slots[i + 2] = slots[i + 2]! + n
-        return false
-      }
-      i = (i + 4) & mask4
-    }
-  }
-
-  /** Increments the entry if it exists, else inserts it with count 1 if fewer than `max` entries; false if full. */
-  bumpOrInsert (h1: number, h2: number, off: number, len: number, max: number): boolean {
-    const slots = this.slots
-    const mask4 = this.mask4
-    let i = (h1 << 2) & mask4
-    for (;;) {
-      if (slots[i + 3] === 0) break
-      if (slots[i] === h1 && slots[i + 1] === h2) {
-        slots[i + 2] = slots[i + 2]! + 1
-        return true
-      }
-      i = (i + 4) & mask4
-    }
-    if (this.size >= max) return false
-    const k = this.size++
-    slots[i] = h1
-    slots[i + 1] = h2
-    slots[i + 2] = 1
-    slots[i + 3] = k + 1
-    this.slotOf[k] = i
-    this.off[k] = off
-    this.len[k] = len
-    return true
-  }
-
-  /** Count of entry `k`. */
-  count (k: number): number {
-    return this.slots[this.slotOf[k]! + 2]! >>> 0
-  }
-
-  /** The same entries in a table of `capacity` slots (entry indices kept). */
-  grown (capacity: number): CountTable {
-    const t = new CountTable(capacity)
-    const src = this.slots
-    const dst = t.slots
-    const mask4 = t.mask4
-    for (let k = 0; k < this.size; k++) {
-      const s = this.slotOf[k]!
-      let i = (src[s]! << 2) & mask4
-      while (dst[i + 3] !== 0) i = (i + 4) & mask4
-      dst[i] = src[s]!
-      dst[i + 1] = src[s + 1]!
-      dst[i + 2] = src[s + 2]!
-      dst[i + 3] = k + 1
-      t.slotOf[k] = i
-    }
-    t.off.set(this.off.subarray(0, this.size))
-    t.len.set(this.len.subarray(0, this.size))
-    t.size = this.size
-    return t
-  }
-
-  /** Misra-Gries step: every count loses `minus`; entries reaching zero leave. No allocation. */
-  decrementAll (minus: number, tmp: Float64Array): void {
-    const slots = this.slots
-    let n = 0
-    for (let k = 0; k < this.size; k++) {
-      const i = this.slotOf[k]!
-      const c = (slots[i + 2]! >>> 0) - minus
-      if (c <= 0) continue
-      tmp[n] = slots[i]!
-      tmp[n + 1] = slots[i + 1]!
-      tmp[n + 2] = c
-      tmp[n + 3] = this.off[k]!
-      tmp[n + 4] = this.len[k]!
-      n += 5
-    }
-    slots.fill(0)
-    this.size = 0
-    for (let p = 0; p < n; p += 5) this.add(tmp[p]!, tmp[p + 1]!, tmp[p + 2]!, tmp[p + 3]!, tmp[p + 4]!)
-  }
-
-  /** Entry indices of the `n` largest counts (ties: earlier entry), largest first. Linear time. */
-  top (n: number): number[] {
-    if (n <= 0 || this.size === 0) return []
-    const hist = new Uint32Array(HIST)
-    for (let k = 0; k < this.size; k++) hist[Math.min(this.count(k), HIST - 1)]!++
-    let t = HIST - 1
-    let acc = hist[t]!
-    while (acc < n && t > 1) acc += hist[--t]!
-    const out: number[] = []
-    let ties = n
-    for (let k = 0; k < this.size; k++) if (this.count(k) > t) { out.push(k); ties-- }
-    for (let k = 0; k < this.size && ties > 0; k++) if (this.count(k) === t) { out.push(k); ties-- }
-    out.sort((a, b) => (this.count(b) - this.count(a)) || (a - b))
-    return out.slice(0, n)
-  }
-
-  /** Every entry in insertion order, as [h1, h2, count, offset, length] quintuples. */
-  entries (): Float64Array {
-    const out = new Float64Array(this.size * 5)
-    const slots = this.slots
-    for (let k = 0; k < this.size; k++) {
-      const i = this.slotOf[k]!
-      const o = k * 5
-      out[o] = slots[i]!
-      out[o + 1] = slots[i + 1]!
-      out[o + 2] = slots[i + 2]! >>> 0
-      out[o + 3] = this.off[k]!
-      out[o + 4] = this.len[k]!
-    }
-    return out
-  }
-}
-
-function capacityFor (n: number): number {
-  let c = 256
-  while (c < n * 2) c *= 2
-  return c
+  return hll
 }
 
 /** Entries in the Misra-Gries summary once exact counting is over. */
@@ -206,6 +50,39 @@ export class ValueCounter {
     return this.#hll !== null
   }
 
+  /**
+   * Exact phase: if the value is known, counts it and returns its entry (see `kindOf`), else -1
+   * (then `insert` it). Estimating: -2 (then `add` it).
+   */
+  hit (h1: number, h2: number): number {
+    return this.#hll === null ? this.#table.hit(h1, h2) : -2
+  }
+
+  /** Kind bit recorded for entry `k` (0 if not known), with `numOf` its number. */
+  kindOf (k: number): number {
+    return this.#table.kinds[k]!
+  }
+
+  /** Number recorded for entry `k`. */
+  numOf (k: number): number {
+    return this.#table.nums[k]!
+  }
+
+  /** Records the kind and number of entry `k` (a known value whose kind was not). */
+  setKind (k: number, kind: number, num: number): void {
+    this.#table.kinds[k] = kind
+    this.#table.nums[k] = num
+  }
+
+  /** Counts a new value right after `hit` returned -1, with its kind and number. */
+  insert (h1: number, h2: number, off: number, len: number, kind: number, num: number): void {
+    const t = this.#table
+    t.insertAtMiss(h1, h2, off, len, kind, num)
+    if (t.size > this.cap) this.#toApproximate()
+    // Grow 4x while small: fewer rehashes of the entries on the way to the cap.
+    else if (t.size * 2 > t.capacity) this.#table = t.grown(t.capacity * (t.capacity < 65536 ? 4 : 2))
+  }
+
   /** Counts one value by its hashes; `off`/`len` locate its raw bytes in the file. */
   add (h1: number, h2: number, off: number, len: number): void {
     const t = this.#table
@@ -223,13 +100,8 @@ export class ValueCounter {
 
   #toApproximate (): void {
     const old = this.#table
-    const hll = new HyperLogLog()
     const slots = old.slots
-    for (let k = 0; k < old.size; k++) {
-      const i = old.slotOf[k]!
-      hll.add(slots[i]!, slots[i + 1]!)
-    }
-    this.#hll = hll
+    this.#hll = hllOf(old)
     // The most frequent entries (ties: first seen) become the initial Misra-Gries counters,
     // inserted in file order to keep entry order = offset order.
     const keep = old.top(MG_ENTRIES).sort((a, b) => a - b)
@@ -238,6 +110,46 @@ export class ValueCounter {
       const i = old.slotOf[k]!
       t.add(slots[i]!, slots[i + 1]!, slots[i + 2]! >>> 0, old.off[k]!, old.len[k]!)
     }
+    this.#table = t
+  }
+
+  /**
+   * Adds the values counted by `o` on the part of the file that follows this one. Below the cap
+   * the result is exactly what one counter over both parts holds (entries in first-occurrence
+   * order). Past it: the HyperLogLog of the union (the same registers as one counter's, so the
+   * same estimate) and the Misra-Gries merge of Agarwal et al. (counters added, then the
+   * (k+1)-th largest count taken off every counter), whose counts are lower bounds off by at most
+   * rows/(k+1) like one counter's, though not always the same ones.
+   */
+  merge (o: ValueCounter): void {
+    const b = o.#table.entries()
+    if (this.#hll === null && o.#hll === null) {
+      let t = this.#table
+      for (let p = 0; p < b.length; p += 5) {
+        t.add(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!)
+        if (t.size * 2 > t.capacity) t = t.grown(t.capacity * 2)
+      }
+      this.#table = t
+      if (t.size > this.cap) this.#toApproximate()
+      return
+    }
+    if (this.#hll === null) this.#hll = hllOf(this.#table)
+    if (o.#hll !== null) this.#hll.merge(o.#hll)
+    else for (let p = 0; p < b.length; p += 5) this.#hll.add(b[p]!, b[p + 1]!)
+    const a = this.#table.entries()
+    let t = new CountTable(capacityFor((a.length + b.length) / 5))
+    for (let p = 0; p < a.length; p += 5) t.add(a[p]!, a[p + 1]!, a[p + 2]!, a[p + 3]!, a[p + 4]!)
+    for (let p = 0; p < b.length; p += 5) t.add(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!)
+    if (t.size > MG_ENTRIES) {
+      const counts = new Float64Array(t.size)
+      for (let k = 0; k < t.size; k++) counts[k] = t.count(k)
+      counts.sort()
+      t.decrementAll(counts[t.size - 1 - MG_ENTRIES]!, new Float64Array(t.size * 5))
+    }
+    // Back to a table sized for the summary, entries still in first-occurrence order.
+    const kept = t.entries()
+    t = new CountTable(capacityFor(MG_ENTRIES))
+    for (let p = 0; p < kept.length; p += 5) t.add(kept[p]!, kept[p + 1]!, kept[p + 2]!, kept[p + 3]!, kept[p + 4]!)
     this.#table = t
   }
 

@@ -1,9 +1,10 @@
 import { createReadStream } from 'node:fs'
-import { rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../core/define-job.ts'
-import { profileCsv, sniffCsv, writeProfileParquet, type CsvPreview, type ProfileCheckpoint } from '../csv/index.ts'
+import { checkpointBytes, CsvWorkerPool, profileCsvParallel, sniffCsv, writeProfileParquetOn, type CsvPreview, type ParallelCheckpoint } from '../csv/index.ts'
 import { ClientError } from '../errors.ts'
 
 const PARQUET = 'application/vnd.apache.parquet'
@@ -15,7 +16,11 @@ export function csvProfileJob (options: {
   maxBytes: number
   /** Least time between two checkpoints, in ms (a checkpoint carries the partial statistics, so not every chunk). */
   checkpointEveryMs: number
+  /** Worker threads profiling byte ranges of a file at once, shared by all CSV jobs. Default `os.availableParallelism()`. */
+  workers?: number
 }): JobDefinition {
+  // Profiling runs on these threads only, never on the event loop that serves HTTP and SSE.
+  const pool = new CsvWorkerPool({ size: options.workers ?? availableParallelism() })
   return defineJob({
     type: 'csv-profile',
     description: 'Profiles a CSV upload: delimiter, encoding and a preview at once; per-column statistics and Parquet files (summary, columns, sample) when done.',
@@ -24,7 +29,7 @@ export function csvProfileJob (options: {
       chunkRows: Type.Optional(Type.Integer({ minimum: 100, maximum: 1_000_000, default: 10_000, description: 'Rows per chunk: progress after each.' }))
     }, { additionalProperties: false }),
     files: { min: 1, max: 1, maxBytes: options.maxBytes, accept: ['.csv', '.tsv', '.txt', 'text/csv', 'text/tab-separated-values', 'text/plain'] },
-    // Profiling is CPU-bound: two at once keep a small machine responsive.
+    // Two files at once share the pool's workers (the CPU used stays bounded by the pool).
     concurrency: 2,
     retry: { attempts: 3, backoff: 'exponential', baseMs: 1000, maxMs: 30_000 },
     async preview ({ input, files }) {
@@ -40,25 +45,35 @@ export function csvProfileJob (options: {
     async run (ctx) {
       const file = ctx.files[0]!
       const preview = ctx.preview as CsvPreview
-      const resume = (ctx.lastCheckpoint ?? undefined) as ProfileCheckpoint | undefined
-      if (resume !== undefined) ctx.log.info({ offset: resume.offset }, 'resuming the profile from its checkpoint')
-      let lastCheckpoint = Date.now()
-      const profile = await profileCsv(file.path, preview, {
+      let resume = (ctx.lastCheckpoint ?? undefined) as ParallelCheckpoint | undefined
+      if (resume !== undefined && resume.kind !== 'parallel') {
+        // A checkpoint of the earlier single-threaded engine: its statistics cannot be split into ranges.
+        ctx.log.warn('the checkpoint is from an older version: profiling from the start')
+        resume = undefined
+      }
+      const resumedFromByte = resume === undefined ? 0 : checkpointBytes(resume)
+      if (resume !== undefined) ctx.log.info({ resumedFromByte }, 'resuming the profile from its checkpoint')
+      // The workers write each checkpoint's statistics here (fsynced), so the stored checkpoint
+      // stays small and the event loop never serializes them.
+      const stateDir = join(dirname(dirname(file.path)), 'profile-state')
+      await mkdir(stateDir, { recursive: true })
+      const profile = await profileCsvParallel(file.path, preview, {
+        pool,
+        stateDir,
         chunkRows: ctx.input.chunkRows ?? 10_000,
         signal: ctx.signal,
         resume,
-        onChunk: (p) => {
+        onProgress: (p) => {
           ctx.progress({ current: p.bytesDone, total: p.bytesTotal, stage: 'profiling', message: `rows ${count.format(p.rowsDone)} of ~${count.format(p.rowsEstimate)}` })
-          if (Date.now() - lastCheckpoint >= options.checkpointEveryMs) {
-            void ctx.checkpoint(p.checkpoint)
-            lastCheckpoint = Date.now()
-          }
-        }
+        },
+        checkpointEveryMs: Math.max(1, options.checkpointEveryMs),
+        onCheckpoint: (cp) => { void ctx.checkpoint(cp) }
       })
+      await rm(stateDir, { recursive: true, force: true })
       ctx.progress({ stage: 'writing', message: 'writing Parquet files' })
       const workDir = join(dirname(dirname(file.path)), 'work')
       try {
-        for (const output of await writeProfileParquet(workDir, profile)) {
+        for (const output of await writeProfileParquetOn(pool, workDir, profile)) {
           await ctx.artifact(output.name, createReadStream(output.path), { contentType: PARQUET })
         }
       } finally {
@@ -66,7 +81,7 @@ export function csvProfileJob (options: {
       }
       ctx.progress({ stage: 'done', message: `${count.format(profile.rows)} rows, ${profile.columns} columns, ${count.format(profile.malformedRows)} malformed` })
       const { sample, columnStats, ...summary } = profile
-      return { summary, columns: columnStats, resumedFromByte: resume?.offset ?? 0 }
+      return { summary, columns: columnStats, resumedFromByte }
     }
   }) as JobDefinition
 }

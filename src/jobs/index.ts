@@ -6,13 +6,13 @@ import { httpCheckJob } from './http-check.ts'
 import sleep from './sleep.ts'
 
 /** What the built-in job types are configured from. */
-export type BuiltInSettings = Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs' | 'allowPrivateUrls' | 'httpCheckMaxUrls' | 'httpCheckMaxConcurrency' | 'httpCheckTimeLimitMs'>
+export type BuiltInSettings = Pick<Config, 'csvMaxBytes' | 'csvCheckpointMs' | 'csvWorkers' | 'allowPrivateUrls' | 'httpCheckMaxUrls' | 'httpCheckMaxConcurrency' | 'httpCheckTimeLimitMs'>
 
 /** The built-in job types named in `names` (see BUILT_INS in config.ts), configured from `config`. */
 export function builtInJobTypes (config: BuiltInSettings, names: readonly string[]): JobDefinition[] {
   const all: Record<string, () => JobDefinition> = {
     sleep: () => sleep as JobDefinition,
-    'csv-profile': () => csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs }),
+    'csv-profile': () => csvProfileJob({ maxBytes: config.csvMaxBytes, checkpointEveryMs: config.csvCheckpointMs, workers: config.csvWorkers }),
     documents: () => documentsJob(),
     'http-check': () => httpCheckJob({ allow: config.allowPrivateUrls, maxUrls: config.httpCheckMaxUrls, maxConcurrency: config.httpCheckMaxConcurrency, timeLimitMs: config.httpCheckTimeLimitMs })
   }

@@ -27,7 +27,6 @@ export interface JobStore {
    * `maxQueued` queued jobs. Resolves once the insert is durable.
    */
   insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome>
-  /** The job; `checkpoint` may be left out (null) of this and the other reads for views — `claim` always carries it. */
   get (id: string): Promise<JobRecord | undefined>
   /** The owner's jobs, newest first. */
   list (owner: string, query: JobQuery): Promise<JobRecord[]>

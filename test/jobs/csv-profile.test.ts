@@ -1,12 +1,13 @@
 import { readdirSync, writeFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { test } from 'tap'
-import { profileCsv, sniffCsv } from '../../src/csv/index.ts'
+import { CsvWorkerPool, profileCsvParallel, sniffCsv } from '../../src/csv/index.ts'
 import type { JobView } from '../../src/schemas/job.ts'
 import { pollUntil, startChildServer } from '../child-server.ts'
 import { encode1252, genTable, parseCsv, refProfile, toCsv } from '../csv/helpers.ts'
-import { AUTH, build, TOKENS, tempDataDir, waitForState } from '../helper.ts'
+import { AUTH, build, TOKENS, tempDataDir, waitForJob, waitForState } from '../helper.ts'
 import { listen } from '../sse/fixtures.ts'
 import { dataOf, openSse } from '../sse/sse-client.ts'
 
@@ -179,9 +180,63 @@ test('progress on the SSE stream rises monotonically and reaches 100% before com
   t.equal(percents.at(-1), 100, 'the last progress before completed is 100%')
 })
 
+test('while a file is profiled on the workers the event loop stays free: /healthz answers, loop delay median under 3 ms', async (t) => {
+  // One worker, so the other core is left to the event loop even on a 2-core machine; a checkpoint
+  // every 200 ms (its statistics are written by the worker, the event loop stores a file name).
+  const app = await build(t, { csvWorkers: 1, progressIntervalMs: 10, csvCheckpointMs: 200 })
+  const base = await listen(app)
+  const stream = await openSse(`${base}/api/events`, { headers: AUTH.alice })
+  t.teardown(async () => { await stream.close() })
+  await stream.next((e) => e.event === 'snapshot')
+  const { header, rows } = genTable({ rows: 120_000, seed: 31 })
+  const csv = Buffer.from(toCsv(header, rows))
+  // The same /healthz loop with nothing else running, for scale: the machine may be shared.
+  const idle = monitorEventLoopDelay({ resolution: 1 })
+  idle.enable()
+  for (const until = Date.now() + 1000; Date.now() < until;) await (await fetch(`${base}/healthz`)).arrayBuffer()
+  idle.disable()
+  const res = await upload(base, csv, 'big.csv', { input: { chunkRows: 1000 } })
+  t.equal(res.status, 202)
+  const { id } = await res.json() as JobView
+  await waitForJob(app, 'alice', id, (job) => job.state !== 'queued')
+  const delay = monitorEventLoopDelay({ resolution: 1 })
+  delay.enable()
+  let progressEvents = 0
+  const counted = (async () => {
+    for (;;) {
+      const event = await stream.next()
+      if (dataOf<JobView>(event).id !== id) continue
+      if (event.event === 'progress') progressEvents++
+      if (event.event === 'completed' || event.event === 'failed') return
+    }
+  })()
+  let healthy = 0
+  let finished = false
+  const done = waitForState(app, 'alice', id, 'completed', 'failed').finally(() => { finished = true })
+  while (!finished) {
+    const h = await fetch(`${base}/healthz`)
+    await h.arrayBuffer()
+    if (h.status === 200) healthy++
+  }
+  delay.disable()
+  await counted
+  t.equal((await done).state, 'completed')
+  t.ok(progressEvents >= 10, `a multi-chunk profile: ${progressEvents} progress events`)
+  t.ok(healthy >= 10, `/healthz answered ${healthy} times during the profile`)
+  const ms = (h: typeof delay, p: number): number => h.percentile(p) / 1e6
+  const summary = `p50 ${ms(delay, 50).toFixed(2)}, p90 ${ms(delay, 90).toFixed(2)}, p99 ${ms(delay, 99).toFixed(2)} ms; idle: p50 ${ms(idle, 50).toFixed(2)}, p90 ${ms(idle, 90).toFixed(2)}, p99 ${ms(idle, 99).toFixed(2)} ms`
+  // A profile on the event loop blocks it for ~10 ms at a time (its yield interval), which moves
+  // the median delay of a 1 ms timer to several ms (7.7 ms measured) and its p99 past 100 ms.
+  // Preemption on a loaded machine moves the tail of an idle loop too (p99 15-70 ms seen on a
+  // shared 2-core machine), so the tail bound is relative to the idle run.
+  t.ok(ms(delay, 50) < 3, `median event-loop delay under 3 ms (${summary})`)
+  // The main-thread engine measured p99 282 ms here: this bound catches it and tolerates a machine shared with other tests.
+  t.ok(ms(delay, 99) < Math.max(100, 5 * ms(idle, 99)), `p99 under 100 ms, or 5x the idle p99 on a loaded machine (${summary})`)
+})
+
 test('killed mid-profile with SIGKILL and restarted: resumes from its checkpoint, same statistics as an uninterrupted run', async (t) => {
   const dataDir = tempDataDir(t)
-  const env = { JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: `alice:${TOKENS.alice}`, JOBCAST_CSV_CHECKPOINT_MS: '50' }
+  const env = { JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: `alice:${TOKENS.alice}`, JOBCAST_CSV_CHECKPOINT_MS: '50', JOBCAST_CSV_WORKERS: '2' }
   const { header, rows } = genTable({ rows: 150_000, seed: 21 })
   const csv = Buffer.from(toCsv(header, rows))
   const path = join(tempDataDir(t), 'orders.csv')
@@ -204,7 +259,11 @@ test('killed mid-profile with SIGKILL and restarted: resumes from its checkpoint
   const result = done.result as CsvResult
   t.ok(result.resumedFromByte > 0, `resumed from byte ${result.resumedFromByte}, not from zero`)
 
-  const uninterrupted = await profileCsv(path, await sniffCsv(path), { chunkRows: 500 })
+  // The same ranges on two workers, uninterrupted (past the distinct cap, the Misra-Gries counts
+  // depend on where the file is split, so the reference is split the same way).
+  const pool = new CsvWorkerPool({ size: 2 })
+  t.teardown(async () => { await pool.close() })
+  const uninterrupted = await profileCsvParallel(path, await sniffCsv(path), { chunkRows: 500, pool })
   const { durationMs: _a, ...summary } = result.summary
   t.same(summary, { delimiter: uninterrupted.delimiter, encoding: uninterrupted.encoding, header: uninterrupted.header, rows: uninterrupted.rows, columns: uninterrupted.columns, bytes: uninterrupted.bytes, malformedRows: uninterrupted.malformedRows, malformedLines: uninterrupted.malformedLines })
   t.same(result.columns, JSON.parse(JSON.stringify(uninterrupted.columnStats)))

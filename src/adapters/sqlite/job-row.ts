@@ -65,8 +65,33 @@ function parse (text: unknown): unknown {
   return typeof text === 'string' ? JSON.parse(text) : null
 }
 
-/** The record of a row. */
+/**
+ * The record of a row. The checkpoint is parsed on first access: it can be megabytes (a CSV profile's partial
+ * statistics), and the views a poller reads every few ms never look at it.
+ */
 export function toRecord (row: Row): JobRecord {
+  const record = toRecordWithout(row)
+  let checkpoint: unknown
+  let parsed = false
+  Object.defineProperty(record, 'checkpoint', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!parsed) {
+        checkpoint = parse(row.checkpoint)
+        parsed = true
+      }
+      return checkpoint
+    },
+    set: (value: unknown) => {
+      checkpoint = value
+      parsed = true
+    }
+  })
+  return record
+}
+
+function toRecordWithout (row: Row): JobRecord {
   return {
     id: row.id as string,
     type: row.type as string,
@@ -78,7 +103,7 @@ export function toRecord (row: Row): JobRecord {
     error: parse(row.error) as JobRecord['error'],
     preview: parse(row.preview),
     files: (parse(row.files) ?? []) as JobRecord['files'],
-    checkpoint: parse(row.checkpoint),
+    checkpoint: null,
     attempt: row.attempt as number,
     maxAttempts: row.max_attempts as number,
     createdAt: row.created_at as number,

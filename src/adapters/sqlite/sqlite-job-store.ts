@@ -48,8 +48,7 @@ export class SqliteJobStore implements JobStore {
   #closed = false
   readonly #commit: (inserts: Map<string, { values: unknown[] }>, updates: Map<string, { columns: Map<string, unknown>, bumps: number }>) => void
   readonly #updateStatements = new Map<string, Statement>()
-  readonly #listColumns: string
-  readonly #statements: Record<'insert' | 'whole' | 'byId' | 'byKey' | 'recent' | 'finishedBefore' | 'delete' | 'addArtifact' | 'artifacts' | 'version', Statement>
+  readonly #statements: Record<'insert' | 'byId' | 'byKey' | 'recent' | 'finishedBefore' | 'delete' | 'addArtifact' | 'artifacts' | 'version', Statement>
   // Ids of the jobs that may have artifacts (a superset): a finished job without any, the common case, needs no query.
   readonly #withArtifacts = new Set<string>()
 
@@ -57,17 +56,12 @@ export class SqliteJobStore implements JobStore {
     this.#db = db
     this.#onError = options.onError ?? ((err) => { throw err })
     const columns = ['id', ...FIELDS.flatMap((f) => COLUMN_FIELDS[f]), 'version']
-    // Reads for views leave the checkpoint out: it can be megabytes (a CSV profile's partial statistics), and a
-    // poller reading a running job every few ms would parse it each time. A claim reads the whole row.
-    const viewed = columns.filter((c) => c !== 'checkpoint').join(', ')
-    this.#listColumns = viewed
     this.#statements = {
       insert: db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
-      whole: db.prepare('SELECT * FROM jobs WHERE id = ?'),
-      byId: db.prepare(`SELECT ${viewed} FROM jobs WHERE id = ?`),
-      byKey: db.prepare(`SELECT ${viewed} FROM jobs WHERE owner = ? AND idempotency_key = ?`),
-      recent: db.prepare(`SELECT ${viewed} FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?`),
-      finishedBefore: db.prepare(`SELECT ${viewed} FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?`),
+      byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      byKey: db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?'),
+      recent: db.prepare('SELECT * FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?'),
+      finishedBefore: db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?'),
       delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
       addArtifact: db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`),
@@ -139,7 +133,7 @@ export class SqliteJobStore implements JobStore {
     if (query.batchId !== undefined) { where.push('batch_id = ?'); params.push(query.batchId) }
     if (query.before !== undefined) { where.push('id < ?'); params.push(query.before) }
     params.push(query.limit)
-    return (this.#db.prepare(`SELECT ${this.#listColumns} FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map(toRecord)
+    return (this.#db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map(toRecord)
   }
 
   async recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]> {
@@ -210,7 +204,7 @@ export class SqliteJobStore implements JobStore {
     this.flush()
     const claimed: JobRecord[] = []
     for (const entry of entries) {
-      const row = this.#statements.whole.get(entry.id) as Row | undefined
+      const row = this.#statements.byId.get(entry.id) as Row | undefined
       const meta = this.#meta.get(entry.id)
       if (row === undefined || meta === undefined) {
         this.#fair.markStopped(entry.owner, entry.type)

@@ -1,0 +1,120 @@
+// Worker thread of a parallel profile. Two tasks: `range` profiles the rows of one byte range
+// (progress messages after each chunk, a snapshot of its statistics when the control word asks,
+// stops when it says abort); `merge` joins the ranges' statistics in file order and builds the
+// column profiles, reading back the few reported values from the file; `parquet` writes the
+// Parquet outputs of a finished profile.
+
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parentPort } from 'node:worker_threads'
+import { finalizeColumn } from './finalize.ts'
+import { writeProfileParquet } from './parquet.ts'
+import { scanRange } from './range-scan.ts'
+import { RowProcessor, type RowProcessorState } from './row-processor.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
+
+class Aborted extends Error {}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+function loadState (ref: StateRef, stateDir: string | null): RowProcessorState {
+  if ('json' in ref) return ref.json
+  if ('bytes' in ref) return JSON.parse(decoder.decode(ref.bytes)) as RowProcessorState
+  return JSON.parse(readFileSync(join(stateDir!, ref.file), 'utf8')) as RowProcessorState
+}
+
+// Written to a temporary name, fsynced and renamed: a checkpoint never points at half a file.
+function writeState (dir: string, name: string, bytes: Uint8Array): void {
+  const tmp = join(dir, `${name}.tmp`)
+  const fd = openSync(tmp, 'w')
+  try {
+    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, join(dir, name))
+}
+
+/** A snapshot or final state, as transferable bytes and, with a state folder, as a file. */
+function publish (t: RangeTask, proc: RowProcessor, name: string): { bytes: Uint8Array, file?: string } {
+  const bytes = encoder.encode(JSON.stringify(proc.toState()))
+  if (t.stateDir === null) return { bytes }
+  writeState(t.stateDir, name, bytes)
+  return { bytes, file: name }
+}
+
+async function runRange (t: RangeTask): Promise<unknown> {
+  const control = new Int32Array(t.control)
+  const fh = await open(t.path, 'r')
+  try {
+    const proc = t.state === null ? new RowProcessor(t.options) : new RowProcessor(t.options, loadState(t.state, t.stateDir))
+    const end = await scanRange(fh, proc, {
+      start: t.offset,
+      stopAt: t.stopAt,
+      size: t.size,
+      bufferBytes: t.bufferBytes,
+      maxRowBytes: t.maxRowBytes,
+      chunkRows: t.chunkRows,
+      // A worker has nothing else to do: no yields.
+      yieldEveryMs: Infinity,
+      onChunk: (at) => { parentPort!.postMessage({ kind: 'progress', at, rows: proc.rows + proc.malformedRows }) },
+      poll: (at) => {
+        const flags = Atomics.load(control, 0)
+        if (flags === 0) return
+        if ((flags & CONTROL_ABORT) !== 0) throw new Aborted('aborted')
+        Atomics.and(control, 0, ~CONTROL_SNAPSHOT)
+        const { bytes, file } = publish(t, proc, `range-${t.index}-${Atomics.load(control, 1)}.json`)
+        // With a state folder the parent only needs the file name.
+        if (file !== undefined) parentPort!.postMessage({ kind: 'snapshot', at, file })
+        else parentPort!.postMessage({ kind: 'snapshot', at, bytes }, [bytes.buffer as ArrayBuffer])
+      }
+    })
+    // The only range: its statistics are the file's, finalized here rather than sent to a merge.
+    if (t.finalize !== undefined) return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: false, profile: await profileOf(proc, t.finalize.header, t.options, fh) }
+    const { bytes, file } = publish(t, proc, `range-${t.index}-done.json`)
+    return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: proc.headerPending, bytes, file }
+  } finally {
+    await fh.close()
+  }
+}
+
+/** The reported part of a profile from the statistics of the whole file, reading back values. */
+async function profileOf (proc: RowProcessor, header: string[], options: RangeTask['options'], fh: FileHandle): Promise<MergedProfile> {
+  const read = async (off: number, n: number): Promise<Buffer> => {
+    const b = Buffer.alloc(n)
+    await fh.read(b, 0, n, off)
+    return b
+  }
+  const columnStats = []
+  for (let i = 0; i < header.length; i++) columnStats.push(await finalizeColumn(header[i]!, proc.cols[i]!, options.encoding, read))
+  return { rows: proc.rows, malformedRows: proc.malformedRows, malformedLines: proc.malformedLines, sample: proc.sample, columnStats }
+}
+
+async function runMerge (t: MergeTask): Promise<unknown> {
+  const [first, ...rest] = t.states.map((s) => new RowProcessor(t.options, loadState(s, t.stateDir)))
+  for (const r of rest) first!.merge(r)
+  const fh = await open(t.path, 'r')
+  try {
+    return { kind: 'done', profile: await profileOf(first!, t.header, t.options, fh) }
+  } finally {
+    await fh.close()
+  }
+}
+
+parentPort!.on('message', (task: RangeTask | MergeTask | ParquetTask) => {
+  const run = task.kind === 'range'
+    ? runRange(task)
+    : task.kind === 'merge' ? runMerge(task) : writeProfileParquet(task.outDir, task.profile).then((files) => ({ kind: 'done', files }))
+  run.then((m) => {
+    const bytes = (m as { bytes?: Uint8Array }).bytes
+    parentPort!.postMessage(m, bytes === undefined ? [] : [bytes.buffer as ArrayBuffer])
+  }, (err: unknown) => {
+    const e = err as Error & { code?: string }
+    parentPort!.postMessage(err instanceof Aborted
+      ? { kind: 'error', name: 'AbortError', code: 'ABORTED', message: 'aborted' }
+      : { kind: 'error', name: e.name, code: e.code, message: e.message ?? String(err) })
+  })
+})

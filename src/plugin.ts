@@ -14,7 +14,7 @@ import { ClientError } from './errors.ts'
 import { builtInJobTypes } from './jobs/index.ts'
 import { readCookie, SESSION_COOKIE, tokenAuthenticate } from './plugins/auth.ts'
 import { BodyGuard } from './plugins/body-guard.ts'
-import { refuseCrossSite } from './plugins/csrf.ts'
+import { checkSameOrigin } from './plugins/csrf.ts'
 import { rateLimited, registerRateLimits, type AuthFailureLimiter } from './plugins/rate-limits.ts'
 import securityHeaders from './plugins/security-headers.ts'
 import { sweepOrphanFolders } from './plugins/sweep-orphans.ts'
@@ -171,7 +171,6 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     codeSentErrors(scope)
     scope.decorateRequest('jobcastUser', '')
     bodies.install(scope)
-    refuseCrossSite(scope)
     await scope.register(securityHeaders)
     const authFailures = await registerRateLimits(scope, config.rateAuthFailures)
     // A host may have registered these itself; registering them twice would fail.
@@ -182,7 +181,7 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     if (options.metrics !== false) await scope.register(metrics)
     // Failed sign-ins are counted only for jobcast's own tokens: a host's authentication is the host's to limit.
     const limiter = users === undefined ? undefined : authFailures
-    const hook = signedIn(authenticate, limiter)
+    const hook = signedIn(authenticate, limiter, users !== undefined)
     await scope.register(api, { prefix: '/api', authenticate: hook, sessions: users !== undefined, authFailures })
     if (options.dashboard !== false) await scope.register(dashboard, { authenticate: hook })
   }, { prefix })
@@ -190,7 +189,8 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
 
 // The onRequest hook of the signed-in routes: the user, or a 401 that says how to sign in. With a limiter, an
 // address that sent too many wrong credentials gets 429 before its next ones are even checked.
-function signedIn (authenticate: Authenticate, limiter: AuthFailureLimiter | undefined) {
+// With jobcast's own cookie, an unsafe request it authenticated must be same-origin (CSRF).
+function signedIn (authenticate: Authenticate, limiter: AuthFailureLimiter | undefined, ownCookie: boolean) {
   return async function (this: FastifyInstance, ...[request, reply]: Parameters<Authenticate>): Promise<void> {
     // A request without credentials guesses nothing: only wrong tokens and sessions count.
     const counted = limiter !== undefined && (request.headers.authorization !== undefined || readCookie(request.headers.cookie, SESSION_COOKIE) !== undefined)
@@ -210,6 +210,7 @@ function signedIn (authenticate: Authenticate, limiter: AuthFailureLimiter | und
       if (counted) await limiter.failed(request)
       throw new ClientError(401, 'UNAUTHORIZED', 'sign in: send "Authorization: Bearer <token>", or POST /api/session with the token to get a session cookie')
     }
+    if (ownCookie) checkSameOrigin(request)
     request.jobcastUser = user
   }
 }

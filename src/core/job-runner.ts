@@ -222,6 +222,7 @@ export class JobRunner {
       this.#o.log.error({ err, jobId: job.id }, 'running a job failed unexpectedly')
     }).finally(() => {
       this.#live.delete(job.id)
+      this.#finishing.delete(job.id)
       live.markSettled()
       if (this.#live.size === 0) {
         for (const resolve of this.#idle) resolve()
@@ -255,12 +256,9 @@ export class JobRunner {
       clearTimeout(timeout)
     }
     live.close()
+    // Out of `running` from here until #run's cleanup drops it from #live too (never counted as running in between).
     this.#finishing.add(job.id)
-    try {
-      await this.#finish(definition, live, outcome, jobLog)
-    } finally {
-      this.#finishing.delete(job.id)
-    }
+    await this.#finish(definition, live, outcome, jobLog)
   }
 
   // Writes the attempt's outcome: completed, canceled, failed, retrying, or queued again after a shutdown.

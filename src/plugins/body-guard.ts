@@ -63,6 +63,8 @@ export class BodyGuard {
   // Arms the idle timer of a body until it has arrived (or the request is gone).
   #watch (raw: IncomingMessage): void {
     const socket = raw.socket
+    // An injected request (light-my-request) has no real socket, and nothing to wait for.
+    if (typeof socket?.setTimeout !== 'function') return
     const previous = socket.timeout ?? 0
     const onIdle = (): void => { abortBody(raw, new ClientError(408, 'REQUEST_IDLE', `the request body sent nothing for ${this.#limits.idleMs} ms; send it again`)) }
     const done = (): void => {

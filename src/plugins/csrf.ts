@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import { ClientError } from '../errors.ts'
 import { readCookie, SESSION_COOKIE } from './auth.ts'
 
@@ -14,20 +14,23 @@ export function sameOrigin (request: FastifyRequest): boolean {
   if (typeof site === 'string') return site === 'same-origin' || site === 'none'
   const origin = request.headers.origin
   if (typeof origin !== 'string') return false
-  return origin === `${request.protocol}://${request.host}`
+  // Through URL, so that a default port written or not (":80") compares equal.
+  try {
+    return new URL(origin).origin === new URL(`${request.protocol}://${request.host}`).origin
+  } catch {
+    return false
+  }
 }
 
 /**
- * Refuses (403 CROSS_SITE_REQUEST) unsafe requests that would be authenticated by jobcast's session cookie and do
- * not come from the same origin. Requests with an Authorization header are not affected: a cross-site page cannot
- * make a browser send one.
+ * Refuses (403 CROSS_SITE_REQUEST) an unsafe request that jobcast's session cookie authenticated when it does not
+ * come from the same origin. A request with an Authorization header is not affected: a cross-site page cannot make
+ * a browser send one.
  */
-export function refuseCrossSite (scope: FastifyInstance): void {
-  scope.addHook('onRequest', async (request) => {
-    if (SAFE_METHODS.has(request.method) || request.headers.authorization !== undefined) return
-    if (readCookie(request.headers.cookie, SESSION_COOKIE) === undefined) return
-    if (!sameOrigin(request)) {
-      throw new ClientError(403, 'CROSS_SITE_REQUEST', 'a request signed in by the session cookie must come from a page of this site (Origin or Sec-Fetch-Site); scripts send "Authorization: Bearer <token>" instead')
-    }
-  })
+export function checkSameOrigin (request: FastifyRequest): void {
+  if (SAFE_METHODS.has(request.method) || request.headers.authorization !== undefined) return
+  if (readCookie(request.headers.cookie, SESSION_COOKIE) === undefined) return
+  if (!sameOrigin(request)) {
+    throw new ClientError(403, 'CROSS_SITE_REQUEST', 'a request signed in by the session cookie must come from a page of this site (Origin or Sec-Fetch-Site); scripts send "Authorization: Bearer <token>" instead')
+  }
 }

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
 import { bearerToken, readCookie, SESSION_COOKIE } from '../../plugins/auth.ts'
+import { checkSameOrigin } from '../../plugins/csrf.ts'
 import { RATE_WINDOW_MS, rateLimited, type AuthFailureLimiter } from '../../plugins/rate-limits.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 
@@ -41,6 +42,7 @@ const session: FastifyPluginAsyncTypebox<{ authFailures: AuthFailureLimiter }> =
   fastify.delete('/session', {
     schema: { summary: 'Sign out', response: { 204: Type.Null() } }
   }, async (request, reply) => {
+    checkSameOrigin(request)
     const id = readCookie(request.headers.cookie, SESSION_COOKIE)
     if (id !== undefined) await users.deleteSession(id)
     reply.header('set-cookie', `${SESSION_COOKIE}=; ${attributes(request)}; Max-Age=0`)

@@ -55,7 +55,7 @@ test('JSON nested past JOBCAST_MAX_JSON_DEPTH is a 400 INPUT_TOO_DEEP, never a 5
   const job = await startJob(app, 'alice', 'echo', { text: '[[[[['.repeat(100), deep: JSON.parse(nested(60)) })
   t.ok(job.id, 'brackets in a string and 61 levels in all are fine')
   const bad = await app.inject({ method: 'POST', url: '/api/jobs/echo', headers: { ...AUTH.alice, 'content-type': 'application/json' }, payload: '{"a":' })
-  t.match({ statusCode: bad.statusCode, ...bad.json<ErrorBody>() }, { statusCode: 400, code: 'INVALID_JSON' })
+  t.match({ ...bad.json<ErrorBody>(), statusCode: bad.statusCode }, { statusCode: 400, code: 'INVALID_JSON' })
   const proto = await app.inject({ method: 'POST', url: '/api/jobs/echo', headers: { ...AUTH.alice, 'content-type': 'application/json' }, payload: '{"__proto__":{"x":1}}' })
   t.equal(proto.statusCode, 400, 'a __proto__ key is refused')
 })
@@ -86,16 +86,16 @@ test('a result past JOBCAST_MAX_RESULT_BYTES is stored as the artifact result.js
 test('bad bodies are 4xx with a code: Content-Encoding (415), multipart without boundary or truncated (400), 406', async (t) => {
   const app = await build(t)
   const gz = await app.inject({ method: 'POST', url: '/api/jobs/sleep', headers: { ...AUTH.alice, 'content-type': 'application/json', 'content-encoding': 'gzip' }, payload: '{"seconds":0}' })
-  t.match({ statusCode: gz.statusCode, ...gz.json<ErrorBody>() }, { statusCode: 415, code: 'UNSUPPORTED_CONTENT_ENCODING' })
+  t.match({ ...gz.json<ErrorBody>(), statusCode: gz.statusCode }, { statusCode: 415, code: 'UNSUPPORTED_CONTENT_ENCODING' })
 
   const noBoundary = await app.inject({ method: 'POST', url: '/api/jobs/csv-profile', headers: { ...AUTH.alice, 'content-type': 'multipart/form-data' }, payload: multipartBody('B', [{ name: 'file', value: csv, filename: 'a.csv' }]) })
-  t.match({ statusCode: noBoundary.statusCode, ...noBoundary.json<ErrorBody>() }, { statusCode: 400, code: 'BAD_MULTIPART' })
+  t.match({ ...noBoundary.json<ErrorBody>(), statusCode: noBoundary.statusCode }, { statusCode: 400, code: 'BAD_MULTIPART' })
 
   const whole = multipartBody('B', [{ name: 'input', value: '{}' }, { name: 'file', value: csv.repeat(100), filename: 'a.csv', type: 'text/csv' }])
   const truncated = await app.inject({ method: 'POST', url: '/api/jobs/csv-profile', headers: { ...AUTH.alice, 'content-type': 'multipart/form-data; boundary=B' }, payload: whole.slice(0, whole.length - 300) })
-  t.match({ statusCode: truncated.statusCode, ...truncated.json<ErrorBody>() }, { statusCode: 400, code: 'BAD_MULTIPART' })
+  t.match({ ...truncated.json<ErrorBody>(), statusCode: truncated.statusCode }, { statusCode: 400, code: 'BAD_MULTIPART' })
   t.same(await app.jobcast.service.files.jobIds(), [], 'the truncated upload left no folder')
 
   const notSse = await app.inject({ method: 'GET', url: '/api/events', headers: { ...AUTH.alice, accept: 'application/json' } })
-  t.match({ statusCode: notSse.statusCode, ...notSse.json<ErrorBody>() }, { statusCode: 406, code: 'NOT_ACCEPTABLE' })
+  t.match({ ...notSse.json<ErrorBody>(), statusCode: notSse.statusCode }, { statusCode: 406, code: 'NOT_ACCEPTABLE' })
 })

@@ -389,7 +389,8 @@ function setAsideCorrupt (db: Db, onCorrupt: (id: string, columns: string[]) => 
   db.transaction(() => {
     for (const row of rows) {
       const bad = JSON_COLUMNS.filter((c) => row[`${c}_ok`] === 0)
-      const cleared = bad.filter((c) => c !== 'error').map((c) => `${c} = NULL`)
+      // JSON text rather than NULL: some columns are NOT NULL.
+      const cleared = bad.filter((c) => c !== 'error').map((c) => `${c} = '${c === 'files' ? '[]' : 'null'}'`)
       db.prepare(`UPDATE jobs SET ${[...cleared, "state = 'failed'", 'error = ?', 'finished_at = ?', 'lease_node = NULL', 'lease_expires_at = NULL', 'version = version + 1'].join(', ')} WHERE id = ?`)
         .run(CORRUPT_ERROR, now, row.id)
       onCorrupt(row.id as string, bad)

@@ -9,7 +9,7 @@ export function setErrorHandler (fastify: FastifyInstance, maxInputBytes = 1024 
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (err instanceof ClientError) reply.headers(err.headers)
     // A body cut off mid-way (too large, idle) leaves bytes on the connection: it is not reused.
-    if (statusCode === 408 || statusCode === 413) reply.header('connection', 'close')
+    if (statusCode === 408 || statusCode === 413 || err.code === 'SHUTTING_DOWN') reply.header('connection', 'close')
     if (err instanceof JobcastError && (statusCode === 503 || statusCode === 507)) {
       // The store is full or away, or the server is stopping: the client can act on that (retry later).
       request.log.warn({ err }, 'request refused: the server cannot take it now')

@@ -43,6 +43,7 @@ export function testConfig (t: Teardown, overrides: Partial<Config> = {}): Confi
     lockWaitMs: 2000,
     // Tests send many wrong tokens from one address on purpose; the rate-limit tests set their own limits.
     rateAuthFailures: 10_000,
+    maxStreamsPerUser: 10_000,
     ...overrides
   }
 }

@@ -29,6 +29,18 @@ const EnvSchema = Type.Object({
   JOBCAST_HTTP_CHECK_MAX_URLS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
   JOBCAST_HTTP_CHECK_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   JOBCAST_HTTP_CHECK_TIME_LIMIT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  JOBCAST_MAX_INPUT_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  JOBCAST_MAX_RESULT_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  JOBCAST_MAX_JSON_DEPTH: Type.Integer({ minimum: 2, maximum: 1000, default: 64 }),
+  JOBCAST_RATE_AUTH_FAILURES: Type.Integer({ minimum: 1, default: 10 }),
+  JOBCAST_RATE_STARTS: Type.Integer({ minimum: 1, default: 1200 }),
+  JOBCAST_RATE_SESSIONS: Type.Integer({ minimum: 1, default: 20 }),
+  JOBCAST_MAX_STREAMS_PER_USER: Type.Integer({ minimum: 1, default: 20 }),
+  JOBCAST_UPLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  JOBCAST_SESSION_PURGE_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
+  JOBCAST_COOKIE_SECURE: Type.Boolean({ default: false }),
+  JOBCAST_TRUST_PROXY: Type.Boolean({ default: false }),
+  JOBCAST_METRICS_TOKEN: Type.String({ default: '' }),
   JOBCAST_SMTP_URL: Type.String({ default: '' }),
   JOBCAST_SMTP_FROM: Type.String({ minLength: 3, default: 'jobcast <jobcast@localhost>' }),
   JOBCAST_CSV_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: availableParallelism() }),
@@ -81,6 +93,30 @@ export interface Config {
   httpCheckMaxConcurrency: number
   /** Time one http-check job has for all its URLs, in ms; URLs not done by then fail with TIME_LIMIT. */
   httpCheckTimeLimitMs: number
+  /** Largest JSON body (and multipart `input` field) accepted, in bytes; past it 413 INPUT_TOO_LARGE. */
+  maxInputBytes: number
+  /** Largest result kept on the job, in bytes (as JSON); a larger one is stored as the artifact `result.json`. */
+  maxResultBytes: number
+  /** Deepest nesting of arrays and objects a JSON body may have; past it 400 INPUT_TOO_DEEP. */
+  maxJsonDepth: number
+  /** Requests with a wrong token or session one client address may make per minute before 429. */
+  rateAuthFailures: number
+  /** Starts one user may make per minute before 429. */
+  rateStarts: number
+  /** Sign-ins (POST /api/session) one client address may make per minute before 429. */
+  rateSessions: number
+  /** SSE streams one user may have open at once on this node; past it 429 TOO_MANY_STREAMS. */
+  maxStreamsPerUser: number
+  /** A request body (an upload) that sends nothing for this long ends with 408, in ms. */
+  uploadIdleMs: number
+  /** Time between two sweeps of expired sessions, in ms. */
+  sessionPurgeMs: number
+  /** Mark the session cookie Secure even when the request is plain HTTP (TLS ends at a proxy that trustProxy does not cover). */
+  cookieSecure: boolean
+  /** Trust X-Forwarded-* from a proxy in front (request.protocol, request.ip). */
+  trustProxy: boolean
+  /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
+  metricsToken: string
   /** SMTP server for email notifications (`smtp://user:pass@host:587`); empty: email is off. */
   smtpUrl: string
   /** Sender of email notifications. */
@@ -127,6 +163,18 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     httpCheckMaxUrls: raw.JOBCAST_HTTP_CHECK_MAX_URLS,
     httpCheckMaxConcurrency: raw.JOBCAST_HTTP_CHECK_MAX_CONCURRENCY,
     httpCheckTimeLimitMs: raw.JOBCAST_HTTP_CHECK_TIME_LIMIT_MS,
+    maxInputBytes: raw.JOBCAST_MAX_INPUT_BYTES,
+    maxResultBytes: raw.JOBCAST_MAX_RESULT_BYTES,
+    maxJsonDepth: raw.JOBCAST_MAX_JSON_DEPTH,
+    rateAuthFailures: raw.JOBCAST_RATE_AUTH_FAILURES,
+    rateStarts: raw.JOBCAST_RATE_STARTS,
+    rateSessions: raw.JOBCAST_RATE_SESSIONS,
+    maxStreamsPerUser: raw.JOBCAST_MAX_STREAMS_PER_USER,
+    uploadIdleMs: raw.JOBCAST_UPLOAD_IDLE_MS,
+    sessionPurgeMs: raw.JOBCAST_SESSION_PURGE_MS,
+    cookieSecure: raw.JOBCAST_COOKIE_SECURE,
+    trustProxy: raw.JOBCAST_TRUST_PROXY,
+    metricsToken: raw.JOBCAST_METRICS_TOKEN,
     smtpUrl: raw.JOBCAST_SMTP_URL,
     smtpFrom: raw.JOBCAST_SMTP_FROM,
     logLevel: raw.LOG_LEVEL

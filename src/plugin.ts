@@ -12,10 +12,15 @@ import type { JobQuery, JobRecord } from './core/model.ts'
 import { JobRegistry } from './core/registry.ts'
 import { ClientError } from './errors.ts'
 import { builtInJobTypes } from './jobs/index.ts'
-import { tokenAuthenticate } from './plugins/auth.ts'
+import { readCookie, SESSION_COOKIE, tokenAuthenticate } from './plugins/auth.ts'
+import { BodyGuard } from './plugins/body-guard.ts'
+import { checkSameOrigin } from './plugins/csrf.ts'
+import { rateLimited, registerRateLimits, type AuthFailureLimiter } from './plugins/rate-limits.ts'
+import securityHeaders from './plugins/security-headers.ts'
+import { sweepOrphanFolders } from './plugins/sweep-orphans.ts'
 import docs from './plugins/docs.ts'
 import { openEmbeddedAdapters, type Adapters } from './plugins/embedded-adapters.ts'
-import { setErrorHandler } from './plugins/errors.ts'
+import { codeSentErrors, setErrorHandler } from './plugins/errors.ts'
 import type { Authenticate } from './ports/authenticate.ts'
 import type { FileStore } from './ports/file-store.ts'
 import type { JobEvents } from './ports/job-events.ts'
@@ -119,7 +124,8 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     leaseMs: config.leaseMs,
     pollMs: config.pollMs,
     progressIntervalMs: config.progressIntervalMs,
-    abortGraceMs: 5000
+    abortGraceMs: 5000,
+    maxResultBytes: config.maxResultBytes
   }, log)
   const streams = new StreamHub(adapters.events, log)
   const handle: JobcastHandle = {
@@ -137,36 +143,74 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
   }
   fastify.decorate('jobcast', handle)
 
-  fastify.addHook('onReady', async () => { await service.start() })
-  // preClose: open streams would keep close() waiting forever; the work stops while the store is still open.
+  const bodies = new BodyGuard({ maxInputBytes: config.maxInputBytes, maxJsonDepth: config.maxJsonDepth, idleMs: config.uploadIdleMs })
+  let purgeTimer: NodeJS.Timeout | undefined
+  fastify.addHook('onReady', async () => {
+    // Only the embedded adapters are this process's alone: with shared ones, a folder may be another node's upload.
+    if (options.adapters === undefined) await sweepOrphanFolders(service.store, service.files, log)
+    await service.start()
+    if (users !== undefined) {
+      purgeTimer = setInterval(() => {
+        users.purgeSessions(Date.now()).catch((err: unknown) => { log.error({ err }, 'purging expired sessions failed') })
+      }, config.sessionPurgeMs)
+      purgeTimer.unref()
+    }
+  })
+  // preClose: open streams would keep close() waiting forever; the work stops while the store is still open, and
+  // uploads still arriving get the grace period too, then are aborted (leaving no files).
   fastify.addHook('preClose', async () => {
+    clearInterval(purgeTimer)
     streams.closeAll()
-    await service.stop(config.shutdownGraceMs)
+    await Promise.all([service.stop(config.shutdownGraceMs), bodies.drain(config.shutdownGraceMs)])
   })
   fastify.addHook('onClose', async () => { await adapters.close() })
 
   const authenticate = options.authenticate ?? tokenAuthenticate(users!)
   await fastify.register(async (scope) => {
-    setErrorHandler(scope)
+    setErrorHandler(scope, config.maxInputBytes)
+    codeSentErrors(scope)
     scope.decorateRequest('jobcastUser', '')
+    bodies.install(scope)
+    await scope.register(securityHeaders)
+    const authFailures = await registerRateLimits(scope, config.rateAuthFailures)
     // A host may have registered these itself; registering them twice would fail.
     if (!scope.hasPlugin('@fastify/sse')) await scope.register(fastifySSE, { heartbeatInterval: config.heartbeatMs })
     if (!scope.hasContentTypeParser('multipart/form-data')) await scope.register(fastifyMultipart)
     if (options.docs !== false && !scope.hasDecorator('swagger')) await scope.register(docs)
     if (options.health !== false) await scope.register(health)
     if (options.metrics !== false) await scope.register(metrics)
-    const hook = signedIn(authenticate)
-    await scope.register(api, { prefix: '/api', authenticate: hook, sessions: users !== undefined })
+    // Failed sign-ins are counted only for jobcast's own tokens: a host's authentication is the host's to limit.
+    const limiter = users === undefined ? undefined : authFailures
+    const hook = signedIn(authenticate, limiter, users !== undefined)
+    await scope.register(api, { prefix: '/api', authenticate: hook, sessions: users !== undefined, authFailures })
     if (options.dashboard !== false) await scope.register(dashboard, { authenticate: hook })
   }, { prefix })
 }
 
-// The onRequest hook of the signed-in routes: the user, or a 401 that says how to sign in.
-function signedIn (authenticate: Authenticate) {
+// The onRequest hook of the signed-in routes: the user, or a 401 that says how to sign in. With a limiter, an
+// address that sent too many wrong credentials gets 429 before its next ones are even checked.
+// With jobcast's own cookie, an unsafe request it authenticated must be same-origin (CSRF).
+function signedIn (authenticate: Authenticate, limiter: AuthFailureLimiter | undefined, ownCookie: boolean) {
   return async function (this: FastifyInstance, ...[request, reply]: Parameters<Authenticate>): Promise<void> {
-    const user = await authenticate(request, reply)
+    // A request without credentials guesses nothing: only wrong tokens and sessions count.
+    const counted = limiter !== undefined && (request.headers.authorization !== undefined || readCookie(request.headers.cookie, SESSION_COOKIE) !== undefined)
+    if (counted) {
+      const waitS = await limiter.blocked(request)
+      if (waitS !== undefined) throw rateLimited('failed sign-ins from this address', waitS)
+    }
+    let user: string | undefined
+    try {
+      user = await authenticate(request, reply)
+    } catch (err) {
+      if (counted && (err as { statusCode?: number }).statusCode === 401) await limiter.failed(request)
+      throw err
+    }
     if (reply.sent) return
-    if (typeof user !== 'string' || user === '') throw new ClientError(401, 'UNAUTHORIZED', 'sign in: send "Authorization: Bearer <token>", or POST /api/session with the token to get a session cookie')
+    if (typeof user !== 'string' || user === '') {
+      if (counted) await limiter.failed(request)
+      throw new ClientError(401, 'UNAUTHORIZED', 'sign in: send "Authorization: Bearer <token>", or POST /api/session with the token to get a session cookie')
+    }
+    if (ownCookie) checkSameOrigin(request)
     request.jobcastUser = user
   }
 }

@@ -41,6 +41,9 @@ export function testConfig (t: Teardown, overrides: Partial<Config> = {}): Confi
     shutdownGraceMs: 2000,
     builtIns: ['sleep', 'csv-profile', 'documents', 'http-check'],
     lockWaitMs: 2000,
+    // Tests send many wrong tokens from one address on purpose; the rate-limit tests set their own limits.
+    rateAuthFailures: 10_000,
+    maxStreamsPerUser: 10_000,
     ...overrides
   }
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { ClientError } from '../errors.ts'
+import { ClientError, JobcastError } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobStore } from '../ports/job-store.ts'
@@ -109,7 +109,7 @@ export class JobIntake {
       lease: null,
       version: 1
     }
-    const outcome = await store.insertOrGet(record, { maxQueued: this.#o.maxQueuedPerUser })
+    const outcome = await insertOrRefuse(store, record, this.#o.maxQueuedPerUser)
     if (outcome.status === 'queue-full') {
       throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })
     }
@@ -144,5 +144,18 @@ function checkFileCount (type: string, definition: JobDefinition, count: number)
   if (spec === undefined && count > 0) throw new ClientError(400, 'FILES_NOT_ACCEPTED', `job type "${type}" takes no files; send its input as JSON`)
   if (spec !== undefined && count < (spec.min ?? 1)) {
     throw new ClientError(400, 'FILES_REQUIRED', `job type "${type}" needs at least ${spec.min ?? 1} file(s), sent as multipart/form-data with the input as a JSON field "input"`)
+  }
+}
+
+// A failed commit fails the start with a status that says whose fault it is not: 507 when the disk is full, else 503.
+async function insertOrRefuse (store: JobStore, record: JobRecord, maxQueued: number): ReturnType<JobStore['insertOrGet']> {
+  try {
+    return await store.insertOrGet(record, { maxQueued })
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100') {
+      throw new JobcastError('INSUFFICIENT_STORAGE', 'the job store is out of space; the job was not started, try again later', 507, { cause: err })
+    }
+    throw new JobcastError('STORE_UNAVAILABLE', 'the job store cannot take the job now; it was not started, try again in a moment', 503, { cause: err })
   }
 }

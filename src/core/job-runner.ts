@@ -3,6 +3,7 @@ import { AbortReason, PermanentError, RetryableError, toJobError } from '../erro
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents, Unsubscribe } from '../ports/job-events.ts'
 import type { ClaimBounds, JobStore } from '../ports/job-store.ts'
+import { boundedResult } from './bounded-result.ts'
 import type { JobDefinition } from './define-job.ts'
 import { createJobContext } from './job-context.ts'
 import type { Lifecycle } from './lifecycle.ts'
@@ -33,6 +34,8 @@ export interface JobRunnerOptions {
   progressIntervalMs: number
   /** How long a handler may go on after its signal fired before its slot is taken back, in ms. */
   abortGraceMs: number
+  /** Largest result kept on the job, in bytes of JSON; a larger one becomes the artifact `result.json` (default 1 MiB). */
+  maxResultBytes?: number | undefined
 }
 
 type Outcome = { ok: true, value: unknown } | { ok: false, error: unknown }
@@ -219,6 +222,7 @@ export class JobRunner {
       this.#o.log.error({ err, jobId: job.id }, 'running a job failed unexpectedly')
     }).finally(() => {
       this.#live.delete(job.id)
+      this.#finishing.delete(job.id)
       live.markSettled()
       if (this.#live.size === 0) {
         for (const resolve of this.#idle) resolve()
@@ -252,12 +256,9 @@ export class JobRunner {
       clearTimeout(timeout)
     }
     live.close()
+    // Out of `running` from here until #run's cleanup drops it from #live too (never counted as running in between).
     this.#finishing.add(job.id)
-    try {
-      await this.#finish(definition, live, outcome, jobLog)
-    } finally {
-      this.#finishing.delete(job.id)
-    }
+    await this.#finish(definition, live, outcome, jobLog)
   }
 
   // Writes the attempt's outcome: completed, canceled, failed, retrying, or queued again after a shutdown.
@@ -285,8 +286,15 @@ export class JobRunner {
       return
     }
     if (outcome.ok && !(reason instanceof AbortReason)) {
+      let result: unknown
+      try {
+        result = await boundedResult(outcome.value ?? null, live.record, { files: this.#o.files, store: this.#o.store, maxBytes: this.#o.maxResultBytes ?? 1024 * 1024 })
+      } catch (err) {
+        if (await write('failed', { state: 'failed', error: toJobError(err), finishedAt: now })) log.warn({ err }, 'failed: its result could not be stored')
+        return
+      }
       const final = progress === null ? null : { ...progress, current: progress.total ?? progress.current, percent: 100, etaMs: 0 }
-      if (await write('completed', { state: 'completed', progress: final, result: outcome.value ?? null, error: null, finishedAt: now })) log.info('completed')
+      if (await write('completed', { state: 'completed', progress: final, result, error: null, finishedAt: now })) log.info('completed')
       return
     }
     const error = reason instanceof AbortReason || outcome.ok ? reason : outcome.error

@@ -24,6 +24,8 @@ export interface EngineSettings {
   pollMs: number
   progressIntervalMs: number
   abortGraceMs: number
+  /** Largest result kept on a job, in bytes of JSON (default 1 MiB). */
+  maxResultBytes?: number | undefined
 }
 
 /** What the engine runs on. */

@@ -56,6 +56,11 @@ const importMap = (): string => JSON.stringify({
   imports: Object.fromEntries(Object.entries(VENDOR).map(([name, file]) => [name, `./dashboard/vendor/${file}.js`]))
 })
 
+/** The CSP source of the page's one inline script, the import map (a hash, so that no other inline script runs). */
+export function dashboardScriptHash (): string {
+  return `'sha256-${createHash('sha256').update(importMap()).digest('base64')}'`
+}
+
 /** Reads the page's files, the vendored modules and the client once, at registration. */
 async function loadAssets (): Promise<Map<string, Asset>> {
   const assets = new Map<string, Asset>()

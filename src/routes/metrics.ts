@@ -1,7 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { JobEventKind, JobState } from '../core/model.ts'
+import { ClientError } from '../errors.ts'
 
 /** What the metrics need to hear of a job: the change, and the job after it. */
 interface JobChange {
@@ -132,7 +134,14 @@ export default fp(async (fastify) => {
     http.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode }, reply.elapsedTime / 1000)
   })
 
-  fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  const token = fastify.jobcast.config.metricsToken
+  const expected = token === '' ? undefined : createHash('sha256').update(`Bearer ${token}`).digest()
+  fastify.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (expected !== undefined) {
+      // Compared as hashes in constant time: the header's length and content tell nothing.
+      const given = createHash('sha256').update(request.headers.authorization ?? '').digest()
+      if (!timingSafeEqual(given, expected)) throw new ClientError(401, 'UNAUTHORIZED', 'metrics need "Authorization: Bearer <JOBCAST_METRICS_TOKEN>"')
+    }
     return await reply.type(register.contentType).send(await register.metrics())
   })
 }, { name: 'jobcast-metrics' })

@@ -2,12 +2,12 @@ import { extname } from 'node:path'
 import type { Readable } from 'node:stream'
 import type { FilesSpec } from '../core/define-job.ts'
 import type { JobFile } from '../core/model.ts'
-import { ClientError } from '../errors.ts'
+import { ClientError, JobcastError } from '../errors.ts'
 import type { FileStore } from '../ports/file-store.ts'
 
 /** One part of a multipart body, as @fastify/multipart yields it (only what an upload needs). */
 export type UploadPart =
-  | { type: 'field', fieldname: string, value: unknown }
+  | { type: 'field', fieldname: string, value: unknown, valueTruncated?: boolean }
   | { type: 'file', fieldname: string, filename: string, mimetype: string, file: Readable & { truncated?: boolean } }
 
 /** Limits for the multipart parser, derived from a type's files spec. */
@@ -82,6 +82,9 @@ export async function receiveUpload (parts: PartsSource, type: string, spec: Fil
     }
     if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT') throw new ClientError(400, 'TOO_MANY_FILES', `job type "${type}" takes at most ${max} file${max === 1 ? '' : 's'}`)
     if (code === 'FST_INVALID_MULTIPART_CONTENT_TYPE' || code === 'FST_FIELDS_LIMIT') throw new ClientError(400, 'BAD_MULTIPART', (err as Error).message)
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw new JobcastError('INSUFFICIENT_STORAGE', 'the server has no room for the upload now; try again later', 507)
+    // The parser's own errors (no boundary, a truncated body, a malformed part header) carry no code: the body is at fault.
+    if (code === undefined && err instanceof Error) throw new ClientError(400, 'BAD_MULTIPART', `the multipart body is malformed: ${err.message}`)
     throw err
   }
 }

@@ -16,11 +16,12 @@ test('POST /api/session sets an HttpOnly cookie that authenticates; DELETE /api/
 
   const jobs = await app.inject({ method: 'GET', url: '/api/jobs', headers: { cookie } })
   t.equal(jobs.statusCode, 200, 'the cookie alone authenticates')
-  const started = await app.inject({ method: 'POST', url: '/api/jobs/sleep', headers: { cookie }, payload: { seconds: 0 } })
+  // A page of the same site: a cookie-authenticated POST must say so (Origin / Sec-Fetch-Site).
+  const started = await app.inject({ method: 'POST', url: '/api/jobs/sleep', headers: { cookie, origin: 'http://localhost' }, payload: { seconds: 0 } })
   t.equal(started.statusCode, 202)
   t.equal(started.json<{ owner: string }>().owner, 'alice', 'as the user of the token')
 
-  const out = await app.inject({ method: 'DELETE', url: '/api/session', headers: { cookie } })
+  const out = await app.inject({ method: 'DELETE', url: '/api/session', headers: { cookie, 'sec-fetch-site': 'same-origin' } })
   t.equal(out.statusCode, 204)
   t.match(String(out.headers['set-cookie']), /Max-Age=0/)
   const after = await app.inject({ method: 'GET', url: '/api/jobs', headers: { cookie } })

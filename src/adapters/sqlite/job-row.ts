@@ -61,8 +61,14 @@ export function insertValues (job: JobRecord): unknown[] {
   return [job.id, ...FIELDS.flatMap((f) => COLUMN_FIELDS[f].map((c) => byColumn.get(c) ?? null)), job.version]
 }
 
+// A column that does not parse (a damaged row) reads as null rather than failing every read of the job.
 function parse (text: unknown): unknown {
-  return typeof text === 'string' ? JSON.parse(text) : null
+  if (typeof text !== 'string') return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return null
+  }
 }
 
 /**

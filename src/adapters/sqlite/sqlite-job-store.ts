@@ -19,6 +19,8 @@ interface Meta {
 export interface SqliteJobStoreOptions {
   /** Hears a failed group commit that no caller was waiting on. */
   onError?: (err: unknown) => void
+  /** Hears each unfinished job found unreadable at open (failed with CORRUPT_RECORD), with its unreadable columns. */
+  onCorruptRecord?: (id: string, columns: string[]) => void
 }
 
 /**
@@ -76,6 +78,7 @@ export class SqliteJobStore implements JobStore {
         this.#updateStatement(names).run([...names.map((n) => columns.get(n)), bumps, id])
       }
     })
+    setAsideCorrupt(db, options.onCorruptRecord ?? (() => {}))
     // Unfinished jobs: their bookkeeping in memory (not their inputs), queued ones in fair order.
     const unfinished = db.prepare("SELECT id, owner, type, state, run_at, version, lease_node, lease_expires_at FROM jobs WHERE state IN ('queued', 'running') ORDER BY run_at, id").all() as Row[]
     for (const row of unfinished) {
@@ -371,4 +374,26 @@ export class SqliteJobStore implements JobStore {
       this.flush()
     })
   }
+}
+
+const JSON_COLUMNS = ['input', 'progress', 'result', 'error', 'preview', 'files', 'checkpoint'] as const
+const CORRUPT_ERROR = JSON.stringify({ code: 'CORRUPT_RECORD', message: 'the stored job could not be read (damaged JSON); it was set aside and will not run' })
+
+// Unfinished jobs whose JSON columns do not parse would stop every claim and reap: they fail with CORRUPT_RECORD,
+// their unreadable columns cleared, so that the server starts and the rest of the work goes on.
+function setAsideCorrupt (db: Db, onCorrupt: (id: string, columns: string[]) => void): void {
+  const invalid = JSON_COLUMNS.map((c) => `coalesce(json_valid(${c}), 1) = 0`).join(' OR ')
+  const rows = db.prepare(`SELECT id, ${JSON_COLUMNS.map((c) => `coalesce(json_valid(${c}), 1) AS ${c}_ok`).join(', ')} FROM jobs WHERE state IN ('queued', 'running') AND (${invalid})`).all() as Row[]
+  if (rows.length === 0) return
+  const now = Date.now()
+  db.transaction(() => {
+    for (const row of rows) {
+      const bad = JSON_COLUMNS.filter((c) => row[`${c}_ok`] === 0)
+      // JSON text rather than NULL: some columns are NOT NULL.
+      const cleared = bad.filter((c) => c !== 'error').map((c) => `${c} = '${c === 'files' ? '[]' : 'null'}'`)
+      db.prepare(`UPDATE jobs SET ${[...cleared, "state = 'failed'", 'error = ?', 'finished_at = ?', 'lease_node = NULL', 'lease_expires_at = NULL', 'version = version + 1'].join(', ')} WHERE id = ?`)
+        .run(CORRUPT_ERROR, now, row.id)
+      onCorrupt(row.id as string, bad)
+    }
+  })()
 }

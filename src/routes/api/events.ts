@@ -22,7 +22,12 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
   const { streams, service } = fastify.jobcast
 
   // Opens the stream and attaches its client, holding live events until its first frames are written.
+  const maxStreams = fastify.jobcast.config.maxStreamsPerUser
   const open = (reply: FastifyReply, user: string, filter: Pick<StreamClient, 'wants' | 'endsAfter'>): StreamClient => {
+    // Checked and attached in one synchronous step: parallel connects cannot all slip under the cap.
+    if (streams.clientsOf(user) >= maxStreams) {
+      throw new ClientError(429, 'TOO_MANY_STREAMS', `you have ${maxStreams} streams open, the most allowed; one /api/events stream carries all your jobs`, { 'retry-after': '5' })
+    }
     const raw = reply.raw
     reply.header('cache-control', 'no-cache, no-transform').header('x-accel-buffering', 'no')
     reply.sse!.keepAlive()

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
+import type { AuthFailureLimiter } from '../../plugins/rate-limits.ts'
 import events from './events.ts'
 import jobTypes from './job-types.ts'
 import jobs from './jobs.ts'
@@ -11,11 +12,13 @@ export interface ApiOptions {
   authenticate: onRequestAsyncHookHandler
   /** Serve the session routes (jobcast's own tokens; not when the host authenticates). */
   sessions: boolean
+  /** Counts wrong tokens sent to the sign-in route. */
+  authFailures: AuthFailureLimiter
 }
 
 /** Everything under /api: the session routes, then the routes that need a signed-in user. */
-const api: FastifyPluginAsync<ApiOptions> = async (fastify, { authenticate, sessions }) => {
-  if (sessions) await fastify.register(session)
+const api: FastifyPluginAsync<ApiOptions> = async (fastify, { authenticate, sessions, authFailures }) => {
+  if (sessions) await fastify.register(session, { authFailures })
   await fastify.register(async (signedIn) => {
     signedIn.addHook('onRequest', authenticate)
     await signedIn.register(jobTypes)

@@ -2,12 +2,26 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
+import { jsonTooDeep } from '../../lib/json-depth.ts'
+import { tooDeep, tooLarge } from '../../plugins/body-guard.ts'
+import { RATE_WINDOW_MS } from '../../plugins/rate-limits.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 import { JobSchema, JobSummarySchema } from '../../schemas/job.ts'
 import type { PartsSource, UploadPart } from '../../uploads/receive-upload.ts'
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
 const notFound = (id: string): ClientError => new ClientError(404, 'JOB_NOT_FOUND', `you have no job "${id}"`)
+
+// The multipart `input` field under the same limits as a JSON body: its size, and its nesting before it is parsed.
+async function * checkedInput (this: void, parts: AsyncIterable<UploadPart>, limits: { maxInputBytes: number, maxJsonDepth: number }): AsyncIterable<UploadPart> {
+  for await (const part of parts) {
+    if (part.type === 'field' && part.fieldname === 'input') {
+      if (part.valueTruncated === true) throw tooLarge(limits.maxInputBytes)
+      if (jsonTooDeep(String(part.value), limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth)
+    }
+    yield part
+  }
+}
 
 /** Starting, reading, listing and canceling jobs, and downloading their artifacts. Thin: the engine decides. */
 const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -19,13 +33,15 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
       params: Type.Object({ type: Type.String({ minLength: 1, maxLength: 64 }) }),
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
       body: Type.Unknown({ description: 'the job input, as the type\'s schema says (or multipart: file parts plus an "input" JSON field)' }),
-      response: { 202: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema }
-    }
+      response: { 202: JobSchema, 400: ErrorSchema, 404: ErrorSchema, 408: ErrorSchema, 413: ErrorSchema, 415: ErrorSchema, 422: ErrorSchema, 429: ErrorSchema, 503: ErrorSchema, 507: ErrorSchema }
+    },
+    // Per user: after the authenticate hook, so the key is who starts, not where from.
+    config: { rateLimit: { max: engine.config.rateStarts, timeWindow: RATE_WINDOW_MS, hook: 'preHandler', keyGenerator: (request) => request.jobcastUser } }
   }, async (request, reply) => {
     const { type } = request.params
     const options = { idempotencyKey: request.headers['idempotency-key'] }
     const { job, created } = request.isMultipart()
-      ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => request.parts({ limits }) as AsyncIterable<UploadPart>) satisfies PartsSource, options)
+      ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => checkedInput(request.parts({ limits: { ...limits, fieldSize: engine.config.maxInputBytes } }) as AsyncIterable<UploadPart>, engine.config)) satisfies PartsSource, options)
       : await engine.service.submit(request.jobcastUser, type, request.body ?? {}, options)
     if (!created) reply.header('idempotent-replayed', 'true')
     return await reply.code(202).header('location', engine.service.views.jobUrl(job.id)).send(await engine.service.queries.viewOf(job))

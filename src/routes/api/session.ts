@@ -1,40 +1,51 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
 import { bearerToken, readCookie, SESSION_COOKIE } from '../../plugins/auth.ts'
+import { checkSameOrigin } from '../../plugins/csrf.ts'
+import { RATE_WINDOW_MS, rateLimited, type AuthFailureLimiter } from '../../plugins/rate-limits.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 
 const SESSION_TTL_MS = 30 * 86_400_000
 
 /** POST /api/session trades a token for an HttpOnly session cookie (what EventSource sends); DELETE signs out. */
-const session: FastifyPluginAsyncTypebox = async (fastify) => {
-  const users = fastify.jobcast.users!
-  // The cookie is scoped to where jobcast is mounted.
-  const path = `${fastify.jobcast.prefix}/`
+const session: FastifyPluginAsyncTypebox<{ authFailures: AuthFailureLimiter }> = async (fastify, { authFailures }) => {
+  const { users: maybeUsers, prefix, config } = fastify.jobcast
+  const users = maybeUsers!
+  // The cookie is scoped to where jobcast is mounted; Secure whenever the browser reached us over HTTPS.
+  const attributes = (request: FastifyRequest): string => `Path=${prefix}/; HttpOnly; SameSite=Lax${config.cookieSecure || request.protocol === 'https' ? '; Secure' : ''}`
 
   fastify.post('/session', {
     schema: {
       summary: 'Sign in: trade a token for a session cookie',
       body: Type.Object({ token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })) }),
-      response: { 200: Type.Object({ user: Type.String() }), 401: ErrorSchema }
+      response: { 200: Type.Object({ user: Type.String() }), 401: ErrorSchema, 429: ErrorSchema }
     },
+    config: { rateLimit: { max: config.rateSessions, timeWindow: RATE_WINDOW_MS } },
     // A bearer-only sign-in has no body, which a body schema alone refuses ("body must be object").
     preValidation: async (request) => { request.body ??= {} }
   }, async (request, reply) => {
+    const waitS = await authFailures.blocked(request)
+    if (waitS !== undefined) throw rateLimited('failed sign-ins from this address', waitS)
     const token = request.body?.token ?? bearerToken(request)
     const user = token === undefined ? undefined : await users.userForToken(token)
-    if (user === undefined) throw new ClientError(401, 'UNAUTHORIZED', 'send a valid token as {"token": "..."} or as "Authorization: Bearer <token>"')
+    if (user === undefined) {
+      await authFailures.failed(request)
+      throw new ClientError(401, 'UNAUTHORIZED', 'send a valid token as {"token": "..."} or as "Authorization: Bearer <token>"')
+    }
     const id = await users.createSession(user, SESSION_TTL_MS)
-    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${SESSION_TTL_MS / 1000}`)
+    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; ${attributes(request)}; Max-Age=${SESSION_TTL_MS / 1000}`)
     return { user }
   })
 
   fastify.delete('/session', {
     schema: { summary: 'Sign out', response: { 204: Type.Null() } }
   }, async (request, reply) => {
+    checkSameOrigin(request)
     const id = readCookie(request.headers.cookie, SESSION_COOKIE)
     if (id !== undefined) await users.deleteSession(id)
-    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=0`)
+    reply.header('set-cookie', `${SESSION_COOKIE}=; ${attributes(request)}; Max-Age=0`)
     return await reply.code(204).send(null)
   })
 }

@@ -1,0 +1,96 @@
+import { existsSync, readdirSync } from 'node:fs'
+import { request, type IncomingMessage } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { test } from 'tap'
+import { AUTH, tempDataDir, TOKENS } from '../helper.ts'
+import { pollUntil, startChildServer, type ChildServer } from '../child-server.ts'
+
+const tokens = `alice:${TOKENS.alice},bob:${TOKENS.bob}`
+const folders = (dataDir: string): string[] => existsSync(join(dataDir, 'files')) ? readdirSync(join(dataDir, 'files')) : []
+
+// Opens an SSE stream; resolves with the response once its headers arrive.
+async function openStream (t: Parameters<typeof startChildServer>[0], server: ChildServer, user: keyof typeof AUTH): Promise<IncomingMessage> {
+  return await new Promise((resolve, reject) => {
+    const req = request(`${server.url}/api/events`, { headers: { ...AUTH[user], accept: 'text/event-stream' } }, resolve)
+    req.on('error', reject)
+    req.end()
+    t.teardown(() => { req.destroy() })
+  })
+}
+
+// A raw connection that sends `head` and the first bytes of a body, then nothing; resolves with all it receives until closed.
+function stalledRequest (server: ChildServer, head: string, firstBytes: string): { socket: Socket, answer: Promise<string> } {
+  const { port } = new URL(server.url)
+  const socket = connect(Number(port), '127.0.0.1')
+  socket.write(head + firstBytes)
+  let received = ''
+  const answer = new Promise<string>((resolve) => {
+    socket.setEncoding('utf8').on('data', (chunk: string) => { received += chunk })
+    socket.on('close', () => { resolve(received) })
+    socket.on('error', () => {})
+  })
+  return { socket, answer }
+}
+
+const uploadHead = (length: number): string => [
+  'POST /api/jobs/csv-profile HTTP/1.1', 'Host: 127.0.0.1', `Authorization: Bearer ${TOKENS.alice}`,
+  'Content-Type: multipart/form-data; boundary=B', `Content-Length: ${length}`, '', ''
+].join('\r\n')
+const uploadStart = '--B\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\n' + 'id,city\n1,x\n'.repeat(5000)
+
+async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([promise, new Promise<never>((_r, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: not within ${ms} ms`)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+test('at most JOBCAST_MAX_STREAMS_PER_USER streams per user: 429 TOO_MANY_STREAMS past it, a closed one frees a place', async (t) => {
+  const server = await startChildServer(t, { JOBCAST_DATA_DIR: tempDataDir(t), JOBCAST_TOKENS: tokens, JOBCAST_MAX_STREAMS_PER_USER: '3' })
+  const open = [await openStream(t, server, 'alice'), await openStream(t, server, 'alice'), await openStream(t, server, 'alice')]
+  t.same(open.map((r) => r.statusCode), [200, 200, 200])
+  const refused = await openStream(t, server, 'alice')
+  t.equal(refused.statusCode, 429)
+  let body = ''
+  for await (const chunk of refused) body += String(chunk)
+  t.match(JSON.parse(body), { code: 'TOO_MANY_STREAMS' })
+  t.equal((await openStream(t, server, 'bob')).statusCode, 200, 'another user is not affected')
+  open[0]!.destroy()
+  await pollUntil(async () => { const r = await openStream(t, server, 'alice'); r.destroy(); return r.statusCode === 200 ? true : undefined }, 'a freed place', 10_000, 50)
+  t.pass('a closed stream frees its place')
+})
+
+test('an upload that sends nothing for JOBCAST_UPLOAD_IDLE_MS ends with 408 and leaves nothing; so does a dripped JSON body', async (t) => {
+  const dataDir = tempDataDir(t)
+  const server = await startChildServer(t, { JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: tokens, JOBCAST_UPLOAD_IDLE_MS: '500' })
+  const upload = stalledRequest(server, uploadHead(10_000_000), uploadStart)
+  await pollUntil(async () => folders(dataDir).length > 0 ? true : undefined, 'the upload folder', 10_000)
+  const answer = await within(10_000, 'the 408', upload.answer)
+  t.match(answer, /^HTTP\/1\.1 408/)
+  t.match(answer, /"code":"REQUEST_IDLE"/)
+  t.same(folders(dataDir), [], 'no folder left')
+
+  const json = stalledRequest(server, ['POST /api/jobs/sleep HTTP/1.1', 'Host: 127.0.0.1', `Authorization: Bearer ${TOKENS.alice}`, 'Content-Type: application/json', 'Content-Length: 100', '', ''].join('\r\n'), '{"seco')
+  const jsonAnswer = await within(10_000, 'the 408 of a JSON body', json.answer)
+  t.match(jsonAnswer, /^HTTP\/1\.1 408/)
+})
+
+test('SIGTERM during an upload aborts it within the grace period and leaves no partial folder', async (t) => {
+  const dataDir = tempDataDir(t)
+  const server = await startChildServer(t, { JOBCAST_DATA_DIR: dataDir, JOBCAST_TOKENS: tokens, JOBCAST_SHUTDOWN_GRACE_MS: '1000', JOBCAST_UPLOAD_IDLE_MS: '60000' })
+  const upload = stalledRequest(server, uploadHead(10_000_000), uploadStart)
+  await pollUntil(async () => folders(dataDir).length > 0 ? true : undefined, 'the upload folder', 10_000)
+  const exited = new Promise<number | null>((resolve) => { server.process.once('exit', (code) => { resolve(code) }) })
+  const sentAt = Date.now()
+  server.process.kill('SIGTERM')
+  const code = await within(6000, 'the exit', exited)
+  t.ok(Date.now() - sentAt < 4000, `exited ${Date.now() - sentAt} ms after SIGTERM (grace 1000 ms)`)
+  t.equal(code, 0, 'a clean exit')
+  const answer = await upload.answer
+  t.match(answer, /^HTTP\/1\.1 503/, 'the client is told')
+  t.match(answer, /"code":"SHUTTING_DOWN"/)
+  t.same(folders(dataDir), [], 'no partial folder')
+})

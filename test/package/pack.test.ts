@@ -99,7 +99,7 @@ test('the packed package', async (t) => {
       const job = await (await fetch(`${base}/jobs/api/jobs/${view.id}`, { headers: alice })).json() as { state: string, result: unknown }
       return job.state === 'completed' || job.state === 'failed' ? job : undefined
     }, 'the shout job to finish')
-    t.same(done, { state: 'completed', result: { text: 'HELLO' } }, 'the custom job type completes')
+    t.match(done, { state: 'completed', result: { text: 'HELLO' } }, 'the custom job type completes')
 
     const form = new FormData()
     form.append('file', new Blob([readFileSync(join(project, 'node_modules/jobcast/examples/orders.csv'))], { type: 'text/csv' }), 'orders.csv')

@@ -29,6 +29,9 @@ const EnvSchema = Type.Object({
   JOBCAST_HTTP_CHECK_MAX_URLS: Type.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
   JOBCAST_HTTP_CHECK_MAX_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   JOBCAST_HTTP_CHECK_TIME_LIMIT_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  JOBCAST_BATCH_MAX_FILES: Type.Integer({ minimum: 1, default: 1000 }),
+  JOBCAST_BATCH_MAX_FILE_BYTES: Type.Integer({ minimum: 1, default: 100 * 1024 ** 2 }),
+  JOBCAST_BATCH_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   JOBCAST_SMTP_URL: Type.String({ default: '' }),
   JOBCAST_SMTP_FROM: Type.String({ minLength: 3, default: 'jobcast <jobcast@localhost>' }),
   LOG_LEVEL: Type.Unsafe<string>({ type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' })
@@ -80,6 +83,12 @@ export interface Config {
   httpCheckMaxConcurrency: number
   /** Time one http-check job has for all its URLs, in ms; URLs not done by then fail with TIME_LIMIT. */
   httpCheckTimeLimitMs: number
+  /** Most files in one batch (`POST /api/batches/:type`). */
+  batchMaxFiles: number
+  /** Largest file in a batch, in bytes. */
+  batchMaxFileBytes: number
+  /** Largest batch, all its files together, in bytes. */
+  batchMaxBytes: number
   /** SMTP server for email notifications (`smtp://user:pass@host:587`); empty: email is off. */
   smtpUrl: string
   /** Sender of email notifications. */
@@ -123,6 +132,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     httpCheckMaxUrls: raw.JOBCAST_HTTP_CHECK_MAX_URLS,
     httpCheckMaxConcurrency: raw.JOBCAST_HTTP_CHECK_MAX_CONCURRENCY,
     httpCheckTimeLimitMs: raw.JOBCAST_HTTP_CHECK_TIME_LIMIT_MS,
+    batchMaxFiles: raw.JOBCAST_BATCH_MAX_FILES,
+    batchMaxFileBytes: raw.JOBCAST_BATCH_MAX_FILE_BYTES,
+    batchMaxBytes: raw.JOBCAST_BATCH_MAX_BYTES,
     smtpUrl: raw.JOBCAST_SMTP_URL,
     smtpFrom: raw.JOBCAST_SMTP_FROM,
     logLevel: raw.LOG_LEVEL

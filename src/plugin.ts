@@ -116,7 +116,9 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     leaseMs: config.leaseMs,
     pollMs: config.pollMs,
     progressIntervalMs: config.progressIntervalMs,
-    abortGraceMs: 5000
+    abortGraceMs: 5000,
+    batchLimits: { maxFiles: config.batchMaxFiles, maxFileBytes: config.batchMaxFileBytes, maxBytes: config.batchMaxBytes },
+    notifications: { allow: config.allowPrivateUrls, smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom }
   }, log)
   const streams = new StreamHub(adapters.events, log)
   const handle: JobcastHandle = {

@@ -2,7 +2,7 @@ import type { JobStore } from '../ports/job-store.ts'
 import { batchSummary, batchView, type BatchSummary, type BatchView } from '../schemas/batch.ts'
 import type { JobViews } from '../schemas/job.ts'
 import { batchResult } from './batch-results.ts'
-import type { BatchQuery, BatchRecord, DeliveryRecord } from './batch-model.ts'
+import { emptyCounts, type BatchQuery, type BatchRecord, type DeliveryRecord } from './batch-model.ts'
 import type { JobRecord } from './model.ts'
 
 /** A page of batches. */
@@ -35,7 +35,10 @@ export class BatchQueries {
   /** The batch in full: aggregate, children in file order, result. `children` when the caller has them already. */
   async view (batch: BatchRecord, children?: JobRecord[]): Promise<BatchView> {
     const jobs = children ?? await this.children(batch)
-    return batchView(await this.summary(batch), jobs.map((job) => this.#views.summary(job)), batchResult(jobs))
+    // Counted from the same children the view lists, so that the aggregate and the list agree.
+    const counts = emptyCounts()
+    for (const job of jobs) counts[job.state]++
+    return batchView(batchSummary(batch, counts, this.#views.batchUrl(batch.id)), jobs.map((job) => this.#views.summary(job)), batchResult(jobs))
   }
 
   /** Every child of the batch, in file order. */

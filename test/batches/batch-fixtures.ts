@@ -54,7 +54,7 @@ export function fiftyOneFiles (): { files: BatchFileCase[], cfdis: CfdiValues[] 
 }
 
 /** Sends one multipart batch request over a real connection, as a browser's FormData would. */
-export async function sendBatch (base: string, type: string, files: Array<{ name: string, body: Buffer | string }>, options: { input?: unknown, notify?: unknown, headers?: Record<string, string>, user?: keyof typeof AUTH } = {}): Promise<Response> {
+export async function sendBatch (base: string, type: string, files: ReadonlyArray<{ name: string, body: Buffer | string }>, options: { input?: unknown, notify?: unknown, headers?: Record<string, string>, user?: keyof typeof AUTH } = {}): Promise<Response> {
   const form = new FormData()
   if (options.input !== undefined) form.set('input', JSON.stringify(options.input))
   if (options.notify !== undefined) form.set('notify', JSON.stringify(options.notify))

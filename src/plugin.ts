@@ -142,7 +142,10 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     streams.closeAll()
     await service.stop(config.shutdownGraceMs)
   })
-  fastify.addHook('onClose', async () => { await adapters.close() })
+  fastify.addHook('onClose', async () => {
+    await service.close()
+    await adapters.close()
+  })
 
   const authenticate = options.authenticate ?? tokenAuthenticate(users!)
   await fastify.register(async (scope) => {

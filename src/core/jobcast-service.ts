@@ -118,6 +118,11 @@ export class JobcastService {
     await this.runner.stop(graceMs)
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
+    await this.notifications.dispatcher.stop()
+  }
+
+  /** Releases what notifications hold open (the outbound agent, the SMTP pool); after {@link stop}. Safe to call twice. */
+  async close (): Promise<void> {
     await this.notifications.close()
   }
 

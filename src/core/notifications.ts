@@ -23,6 +23,7 @@ export interface NotificationSettings {
 /** The dispatcher of a service, and what it holds open. */
 export interface Notifications {
   dispatcher: OutboxDispatcher
+  /** Stops the dispatcher and releases the agent and mailer; safe to call twice. */
   close: () => Promise<void>
 }
 
@@ -59,12 +60,16 @@ export function createNotifications (deps: { store: JobStore, views: JobViews, b
     pollMs: settings.pollMs,
     ...(settings.schedule === undefined ? {} : { schedule: settings.schedule })
   })
+  let closed: Promise<void> | undefined
   return {
     dispatcher,
     close: async () => {
-      await dispatcher.stop()
-      mailer?.close()
-      await agent.close()
+      closed ??= (async () => {
+        await dispatcher.stop()
+        mailer?.close()
+        await agent.close()
+      })()
+      await closed
     }
   }
 }

@@ -41,6 +41,9 @@ const EnvSchema = Type.Object({
   JOBCAST_COOKIE_SECURE: Type.Boolean({ default: false }),
   JOBCAST_TRUST_PROXY: Type.Boolean({ default: false }),
   JOBCAST_METRICS_TOKEN: Type.String({ default: '' }),
+  JOBCAST_BATCH_MAX_FILES: Type.Integer({ minimum: 1, default: 1000 }),
+  JOBCAST_BATCH_MAX_FILE_BYTES: Type.Integer({ minimum: 1, default: 100 * 1024 ** 2 }),
+  JOBCAST_BATCH_MAX_BYTES: Type.Integer({ minimum: 1, default: 2 * 1024 ** 3 }),
   JOBCAST_SMTP_URL: Type.String({ default: '' }),
   JOBCAST_SMTP_FROM: Type.String({ minLength: 3, default: 'jobcast <jobcast@localhost>' }),
   JOBCAST_CSV_WORKERS: Type.Integer({ minimum: 1, maximum: 256, default: availableParallelism() }),
@@ -117,6 +120,12 @@ export interface Config {
   trustProxy: boolean
   /** When set, GET /metrics needs `Authorization: Bearer <this>`. */
   metricsToken: string
+  /** Most files in one batch (`POST /api/batches/:type`). */
+  batchMaxFiles: number
+  /** Largest file in a batch, in bytes. */
+  batchMaxFileBytes: number
+  /** Largest batch, all its files together, in bytes. */
+  batchMaxBytes: number
   /** SMTP server for email notifications (`smtp://user:pass@host:587`); empty: email is off. */
   smtpUrl: string
   /** Sender of email notifications. */
@@ -175,6 +184,9 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     cookieSecure: raw.JOBCAST_COOKIE_SECURE,
     trustProxy: raw.JOBCAST_TRUST_PROXY,
     metricsToken: raw.JOBCAST_METRICS_TOKEN,
+    batchMaxFiles: raw.JOBCAST_BATCH_MAX_FILES,
+    batchMaxFileBytes: raw.JOBCAST_BATCH_MAX_FILE_BYTES,
+    batchMaxBytes: raw.JOBCAST_BATCH_MAX_BYTES,
     smtpUrl: raw.JOBCAST_SMTP_URL,
     smtpFrom: raw.JOBCAST_SMTP_FROM,
     logLevel: raw.LOG_LEVEL

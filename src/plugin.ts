@@ -125,7 +125,9 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     pollMs: config.pollMs,
     progressIntervalMs: config.progressIntervalMs,
     abortGraceMs: 5000,
-    maxResultBytes: config.maxResultBytes
+    maxResultBytes: config.maxResultBytes,
+    batchLimits: { maxFiles: config.batchMaxFiles, maxFileBytes: config.batchMaxFileBytes, maxBytes: config.batchMaxBytes },
+    notifications: { allow: config.allowPrivateUrls, smtpUrl: config.smtpUrl, smtpFrom: config.smtpFrom }
   }, log)
   const streams = new StreamHub(adapters.events, log)
   const handle: JobcastHandle = {
@@ -163,7 +165,10 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
     streams.closeAll()
     await Promise.all([service.stop(config.shutdownGraceMs), bodies.drain(config.shutdownGraceMs)])
   })
-  fastify.addHook('onClose', async () => { await adapters.close() })
+  fastify.addHook('onClose', async () => {
+    await service.close()
+    await adapters.close()
+  })
 
   const authenticate = options.authenticate ?? tokenAuthenticate(users!)
   await fastify.register(async (scope) => {

@@ -3,6 +3,7 @@ import { parseCommand } from './parse-args.ts'
 import { serveCommand } from './serve.ts'
 import { tokenCommand, type Output } from './token.ts'
 import { USAGE, UsageError } from './usage.ts'
+import { webhookSecretCommand } from './webhook-secret.ts'
 
 /**
  * The `jobcast` program: `serve`, `token create|list|revoke`, `--help`. Resolves with the exit code, or undefined
@@ -18,6 +19,7 @@ export async function main (argv: string[], out: Output = { stdout: process.stdo
     }
     const config = loadConfig(process.env, { envFile: '.env' })
     if (command.name === 'token') return await tokenCommand(command.args, config, out)
+    if (command.name === 'webhook-secret') return await webhookSecretCommand(command.args, config, out)
     await serveCommand(command.options, config)
     return undefined
   } catch (err) {

@@ -7,6 +7,7 @@ export type Command =
   | { name: 'help' }
   | { name: 'serve', options: ServeOptions }
   | { name: 'token', args: string[] }
+  | { name: 'webhook-secret', args: string[] }
 
 /** Reads `jobcast`'s arguments (without node and the script); throws a UsageError for anything it does not know. */
 export function parseCommand (argv: string[]): Command {
@@ -18,6 +19,11 @@ export function parseCommand (argv: string[]): Command {
     const flag = rest.find((arg) => arg.startsWith('-'))
     if (flag !== undefined) throw new UsageError(`unknown option ${flag} for token`)
     return { name: 'token', args: rest }
+  }
+  if (name === 'webhook-secret') {
+    const flag = rest.find((arg) => arg.startsWith('-'))
+    if (flag !== undefined) throw new UsageError(`unknown option ${flag} for webhook-secret`)
+    return { name: 'webhook-secret', args: rest }
   }
   if (name === 'serve') return { name: 'serve', options: parseServe(rest) }
   throw new UsageError(`unknown command "${name}"`)

@@ -12,6 +12,9 @@ export const USAGE = `usage: jobcast <command> [options]
       Lists the users with their number of tokens.
   jobcast token revoke <user>
       Revokes every token and browser session of <user>, at once, also on a running server.
+  jobcast webhook-secret <user>
+      Prints the whsec_ secret webhooks to <user> are signed with (created if new):
+      S=$(npx jobcast webhook-secret bob)
   jobcast --help
 
 Settings come from the environment and from a .env file in the current folder (see .env.example);

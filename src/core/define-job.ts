@@ -1,6 +1,7 @@
 import type { Static, TSchema } from 'typebox'
 import type { Logger } from 'pino'
 import type { Readable } from 'node:stream'
+import type { ServiceLimits } from './key-limiter.ts'
 import type { JobFile, Progress } from './model.ts'
 
 /** Bytes in a mebibyte, for `files.maxBytes`. */
@@ -110,6 +111,11 @@ export interface JobDefinition<S extends TSchema = TSchema, R = unknown> {
   /** Most jobs of this type running at once (default: no own bound). */
   concurrency?: number
   retry?: RetryPolicy
+  /**
+   * An external service this type calls, shared with every type naming the same key: jobs wait (running, before
+   * their handler) for one of `concurrency` slots and a start within `ratePerSecond`. Per process (see KeyLimiters).
+   */
+  limits?: ServiceLimits
   /** Time limit of one attempt in ms; past it the signal aborts and the job fails with TIMEOUT (default: none). */
   timeoutMs?: number
   /** Computed when a job is accepted, before it is queued; returned in the 202. Throw a ClientError to refuse the start. */

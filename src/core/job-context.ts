@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { Logger } from 'pino'
-import { JobcastError, toJobError } from '../errors.ts'
+import { JobcastError, PermanentError, RetryableError, toJobError } from '../errors.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobStore } from '../ports/job-store.ts'
 import type { ArtifactSource, JobContext, MapOptions, MapOutcome, MapResult } from './define-job.ts'
@@ -95,6 +95,8 @@ async function mapItems<T, R> (
   let done = 0
   let failed = 0
   let firstFailure: MapOutcome<R> | undefined
+  // What each failed item threw, as thrown: failFast rethrows it with its class (permanent or retryable, Retry-After).
+  const thrown = new Map<number, unknown>()
 
   const runItem = async (index: number): Promise<MapOutcome<R>> => {
     const controller = new AbortController()
@@ -108,7 +110,9 @@ async function mapItems<T, R> (
       const value = await Promise.race([fn(items[index]!, index, controller.signal), rejectOnAbort(controller.signal)])
       return { index, ok: true, value }
     } catch (err) {
-      return { index, ok: false, error: toJobError(controller.signal.aborted ? controller.signal.reason : err) }
+      const error = controller.signal.aborted ? controller.signal.reason as unknown : err
+      thrown.set(index, error)
+      return { index, ok: false, error: toJobError(error) }
     } finally {
       clearTimeout(timer)
       ctx.signal.removeEventListener('abort', onParentAbort)
@@ -132,9 +136,17 @@ async function mapItems<T, R> (
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
   if (ctx.signal.aborted) throw ctx.signal.reason
   if (failFast && firstFailure !== undefined && !firstFailure.ok) {
-    throw new JobcastError(firstFailure.error.code, `${label} ${firstFailure.index + 1} failed: ${firstFailure.error.message}`)
+    throw asFailFast(thrown.get(firstFailure.index), firstFailure.error, `${label} ${firstFailure.index + 1} failed: ${firstFailure.error.message}`)
   }
   return { outcomes, succeeded: done - failed, failed }
+}
+
+// The item's error under the map's message, keeping what the runner decides on: permanent, or retryable after a wait.
+function asFailFast (error: unknown, { code }: { code: string }, message: string): JobcastError {
+  if (error instanceof PermanentError) return new PermanentError(code, message)
+  if (error instanceof RetryableError) return new RetryableError(message, { code, cause: error, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) })
+  const retryAfterMs = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+  return Object.assign(new JobcastError(code, message, 500, { cause: error }), typeof retryAfterMs === 'number' ? { retryAfterMs } : {})
 }
 
 async function rejectOnAbort (signal: AbortSignal): Promise<never> {

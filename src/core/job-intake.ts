@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto'
 import { ClientError, JobcastError } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
 import type { FileStore } from '../ports/file-store.ts'
+import type { AllowList } from '../net/address-policy.ts'
+import { parseNotify } from '../notify/notify-targets.ts'
 import type { JobStore } from '../ports/job-store.ts'
 import { receiveUpload, type PartsSource } from '../uploads/receive-upload.ts'
 import type { JobDefinition } from './define-job.ts'
@@ -13,6 +15,8 @@ import type { JobRegistry } from './registry.ts'
 export interface SubmitOptions {
   idempotencyKey?: string | undefined
   batchId?: string | undefined
+  /** Where to tell that the job ended: `{ webhook?, email? }` (checked here; a 4xx names what is wrong). */
+  notify?: unknown
 }
 
 /** A start's outcome: the job, and whether this start created it (false: an idempotent replay). */
@@ -29,6 +33,8 @@ export interface JobIntakeOptions {
   lifecycle: Lifecycle
   /** Queued jobs one user may have; past it a start is refused with 429. */
   maxQueuedPerUser: number
+  /** Hosts and ranges a `notify.webhook` may point at although not public. */
+  allow: AllowList
   /** Whether starts are taken now (false while the server shuts down). */
   accepting: () => boolean
   /** Told of every job created, so that a runner looks for work at once. */
@@ -64,7 +70,7 @@ export class JobIntake {
     const upload = await receiveUpload(parts, type, spec, this.#o.files, id)
     let submitted: Submitted | undefined
     try {
-      submitted = await this.#accept(owner, type, upload.input, id, upload.files, options)
+      submitted = await this.#accept(owner, type, upload.input, id, upload.files, { ...options, notify: options.notify ?? upload.notify })
       return submitted
     } finally {
       // Refused, or a replay of an earlier start: the files of this request belong to no job.
@@ -80,6 +86,7 @@ export class JobIntake {
     const { registry, store, lifecycle } = this.#o
     const input = registry.validate(type, rawInput)
     const definition = registry.require(type)
+    const notify = parseNotify(options.notify, this.#o.allow)
     checkFileCount(type, definition, files.length)
     // Only a start with an Idempotency-Key is compared with an earlier one, so only it needs the hash.
     const requestHash = options.idempotencyKey === undefined ? null : createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')
@@ -109,6 +116,8 @@ export class JobIntake {
       lease: null,
       version: 1
     }
+    // Written before the job: its terminal write then finds them in the same commit. A refused start leaves a row no job has.
+    if (notify !== null) await store.setNotify(id, owner, notify)
     const outcome = await insertOrRefuse(store, record, this.#o.maxQueuedPerUser)
     if (outcome.status === 'queue-full') {
       throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })

@@ -3,7 +3,9 @@ import { ClientError } from '../errors.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents } from '../ports/job-events.ts'
 import type { JobStore } from '../ports/job-store.ts'
+import type { BatchSummary } from '../schemas/batch.ts'
 import type { JobSummary, JobView, JobViews } from '../schemas/job.ts'
+import type { BatchQueries } from './batch-queries.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobQuery, type JobRecord } from './model.ts'
 
 /** How long a finished job stays in the polling and stream snapshots. */
@@ -13,7 +15,7 @@ export const RECENT_MS = 10 * 60_000
 export interface Snapshot {
   cursor: string
   jobs: JobSummary[]
-  batches: unknown[]
+  batches: BatchSummary[]
 }
 
 /** A page of jobs. */
@@ -28,8 +30,10 @@ export class JobQueries {
   readonly #events: JobEvents
   readonly #files: FileStore
   readonly #views: JobViews
+  readonly #batches: BatchQueries | undefined
 
-  constructor (options: { store: JobStore, events: JobEvents, files: FileStore, views: JobViews }) {
+  constructor (options: { store: JobStore, events: JobEvents, files: FileStore, views: JobViews, batches?: BatchQueries }) {
+    this.#batches = options.batches
     this.#store = options.store
     this.#events = options.events
     this.#files = options.files
@@ -68,7 +72,8 @@ export class JobQueries {
   async snapshot (owner: string, limit = 500): Promise<Snapshot> {
     const cursor = await this.#events.head(owner)
     const jobs = await this.#store.recent(owner, Date.now() - RECENT_MS, limit)
-    return { cursor, jobs: await this.#summaries(jobs), batches: [] }
+    const batches = await this.#batches?.recent(owner, Date.now() - RECENT_MS) ?? []
+    return { cursor, jobs: await this.#summaries(jobs), batches }
   }
 
   /** An artifact of the owner's job and a stream of its bytes; 404s name what is missing. */

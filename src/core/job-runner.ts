@@ -6,6 +6,7 @@ import type { ClaimBounds, JobStore } from '../ports/job-store.ts'
 import { boundedResult } from './bounded-result.ts'
 import type { JobDefinition } from './define-job.ts'
 import { createJobContext } from './job-context.ts'
+import { KeyLimiters } from './key-limiter.ts'
 import type { Lifecycle } from './lifecycle.ts'
 import { LiveJob } from './live-job.ts'
 import type { JobPatch, JobRecord } from './model.ts'
@@ -52,6 +53,7 @@ export class JobRunner {
   // Jobs whose handler has returned and whose outcome is being written: no longer running, not yet gone.
   readonly #finishing = new Set<string>()
   readonly #idle = new Set<() => void>()
+  readonly #limiters = new KeyLimiters()
   #subscriptions: Unsubscribe[] = []
   #timers: NodeJS.Timeout[] = []
   #runAtTimer: NodeJS.Timeout | undefined
@@ -249,7 +251,7 @@ export class JobRunner {
     try {
       const ctx = createJobContext(live, { store: this.#o.store, files: this.#o.files, log: jobLog })
       const onAbandon = (): void => { jobLog.warn('handler did not stop within the abort grace period; its slot is taken back') }
-      outcome = { ok: true, value: await live.race(definition.run(ctx), abortGraceMs, onAbandon) }
+      outcome = { ok: true, value: await live.race(this.#limited(definition, ctx), abortGraceMs, onAbandon) }
     } catch (error) {
       outcome = { ok: false, error }
     } finally {
@@ -259,6 +261,17 @@ export class JobRunner {
     // Out of `running` from here until #run's cleanup drops it from #live too (never counted as running in between).
     this.#finishing.add(job.id)
     await this.#finish(definition, live, outcome, jobLog)
+  }
+
+  // The handler, inside its service's limits when the type names one.
+  async #limited (definition: JobDefinition, ctx: Parameters<JobDefinition['run']>[0]): Promise<unknown> {
+    if (definition.limits === undefined) return await definition.run(ctx)
+    const release = await this.#limiters.acquire(definition.limits, ctx.signal)
+    try {
+      return await definition.run(ctx)
+    } finally {
+      release()
+    }
   }
 
   // Writes the attempt's outcome: completed, canceled, failed, retrying, or queued again after a shutdown.

@@ -4,11 +4,16 @@ import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents } from '../ports/job-events.ts'
 import type { JobStore } from '../ports/job-store.ts'
 import type { JobViews } from '../schemas/job.ts'
+import type { BatchLimits } from '../uploads/receive-batch.ts'
 import type { PartsSource } from '../uploads/receive-upload.ts'
+import { BatchIntake, type SubmittedBatch } from './batch-intake.ts'
+import type { BatchRecord } from './batch-model.ts'
+import { BatchQueries } from './batch-queries.ts'
 import { JobIntake, type SubmitOptions, type Submitted } from './job-intake.ts'
 import { JobQueries, type JobPage, type Snapshot } from './job-queries.ts'
 import { JobRunner } from './job-runner.ts'
 import { Lifecycle } from './lifecycle.ts'
+import { createNotifications, type NotificationSettings, type Notifications } from './notifications.ts'
 import { TERMINAL_EVENTS, TERMINAL_STATES, type JobQuery, type JobRecord } from './model.ts'
 import type { JobRegistry } from './registry.ts'
 import { Retention } from './retention.ts'
@@ -26,6 +31,10 @@ export interface EngineSettings {
   abortGraceMs: number
   /** Largest result kept on a job, in bytes of JSON (default 1 MiB). */
   maxResultBytes?: number | undefined
+  /** Limits of one batch request. */
+  batchLimits: BatchLimits
+  /** Webhooks and email when jobs and batches end. */
+  notifications: Omit<NotificationSettings, 'pollMs'>
 }
 
 /** What the engine runs on. */
@@ -50,7 +59,11 @@ export class JobcastService {
   readonly runner: JobRunner
   readonly queries: JobQueries
   readonly retention: Retention
+  readonly batchIntake: BatchIntake
+  readonly batches: BatchQueries
+  readonly notifications: Notifications
   readonly #abortGraceMs: number
+  #unsubscribe: (() => void) | undefined
   #accepting = false
 
   constructor (adapters: EngineAdapters, registry: JobRegistry, views: JobViews, settings: EngineSettings, log: Logger) {
@@ -69,10 +82,24 @@ export class JobcastService {
       registry,
       lifecycle: this.lifecycle,
       maxQueuedPerUser: settings.maxQueuedPerUser,
+      allow: settings.notifications.allow,
       accepting: () => this.#accepting,
       onCreated: () => { this.runner.wake() }
     })
-    this.queries = new JobQueries({ store, events, files, views })
+    this.batchIntake = new BatchIntake({
+      store,
+      files,
+      registry,
+      lifecycle: this.lifecycle,
+      limits: settings.batchLimits,
+      maxQueuedPerUser: settings.maxQueuedPerUser,
+      allow: settings.notifications.allow,
+      accepting: () => this.#accepting,
+      onCreated: () => { this.runner.wake() }
+    })
+    this.batches = new BatchQueries({ store, views })
+    this.notifications = createNotifications({ store, views, batches: this.batches, log }, { ...settings.notifications, pollMs: settings.pollMs })
+    this.queries = new JobQueries({ store, events, files, views, batches: this.batches })
     this.retention = new Retention({ store, files, retentionMs: settings.retentionMs, log })
   }
 
@@ -81,6 +108,9 @@ export class JobcastService {
     this.#accepting = true
     await this.runner.start()
     this.retention.start()
+    // A terminal write carries its outbox rows (and a batch's end): look for them as soon as it is announced.
+    this.#unsubscribe ??= this.events.subscribe((event) => { if (TERMINAL_EVENTS.has(event.kind)) this.notifications.dispatcher.wake() })
+    this.notifications.dispatcher.start()
   }
 
   /** Stops taking starts, then stops the runner gracefully (see {@link JobRunner.stop}). Safe to call twice. */
@@ -88,6 +118,33 @@ export class JobcastService {
     this.#accepting = false
     this.retention.stop()
     await this.runner.stop(graceMs)
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    await this.notifications.dispatcher.stop()
+  }
+
+  /** Releases what notifications hold open (the outbound agent, the SMTP pool); after {@link stop}. Safe to call twice. */
+  async close (): Promise<void> {
+    await this.notifications.close()
+  }
+
+  /** Starts a batch of `type` for `owner` from multipart parts: every child is durable when it resolves. */
+  async submitBatch (owner: string, type: string, parts: PartsSource, options?: { idempotencyKey?: string | undefined, notify?: unknown }): Promise<SubmittedBatch> {
+    return await this.batchIntake.submit(owner, type, parts, options)
+  }
+
+  /**
+   * Cancels every unfinished child of the owner's batch (queued ones first, then running ones, wherever they run);
+   * finished children keep their results. Resolves with the batch, or undefined when the owner has no such batch.
+   */
+  async cancelBatch (owner: string, id: string): Promise<BatchRecord | undefined> {
+    const batch = await this.batches.get(owner, id)
+    if (batch === undefined) return undefined
+    const children = await this.batches.children(batch)
+    const unfinished = children.filter((job) => !TERMINAL_STATES.has(job.state))
+    const queuedFirst = [...unfinished.filter((job) => job.state === 'queued'), ...unfinished.filter((job) => job.state !== 'queued')]
+    for (const job of queuedFirst) await this.cancel(owner, job.id)
+    return await this.batches.get(owner, id)
   }
 
   /** Starts a job of `type` for `owner`; resolves once it is durable. */

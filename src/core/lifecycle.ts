@@ -1,13 +1,15 @@
 import type { Logger } from 'pino'
 import type { JobEvents } from '../ports/job-events.ts'
 import type { JobStore } from '../ports/job-store.ts'
+import { batchSummary } from '../schemas/batch.ts'
 import type { JobViews } from '../schemas/job.ts'
 import { TERMINAL_EVENTS, type JobEventKind, type JobPatch, type JobRecord } from './model.ts'
 
 /**
  * The one writer of a job's lifecycle: every change is a compare-and-set write to the store followed by the event
  * that tells everyone about it. Nothing else changes a job's state (the store's `claim` is the queued → running
- * write, and its event is published here by {@link started}).
+ * write, and its event is published here by {@link started}). A change of a batch's child is followed by a `batch`
+ * event carrying the batch's aggregate.
  */
 export class Lifecycle {
   readonly #store: JobStore
@@ -42,13 +44,29 @@ export class Lifecycle {
     await this.publish('started', job)
   }
 
-  /** Publishes an event about `job` as it is now. A failure to publish is logged: it never stops the job's lifecycle. */
-  async publish (kind: JobEventKind, job: JobRecord): Promise<void> {
+  /**
+   * Publishes an event about `job` as it is now, then (unless `batch` is false, or it is only progress) the `batch`
+   * event of its batch. A failure to publish is logged: it never stops the job's lifecycle.
+   */
+  async publish (kind: JobEventKind, job: JobRecord, options: { batch?: boolean } = {}): Promise<void> {
     try {
       const artifacts = TERMINAL_EVENTS.has(kind) ? await this.#store.artifacts(job.id) : []
       await this.#events.publish({ kind, jobId: job.id, owner: job.owner, batchId: job.batchId, data: JSON.stringify(this.#views.summary(job, artifacts)), job })
     } catch (err) {
       this.#log.error({ err, jobId: job.id, kind }, 'publishing a job event failed; the change is stored, streams catch up on their next snapshot')
+    }
+    if (job.batchId !== null && kind !== 'progress' && options.batch !== false) await this.publishBatch(job.batchId)
+  }
+
+  /** Publishes the `batch` event of a batch: its aggregate as it is now (its `jobId` is the batch's id). */
+  async publishBatch (batchId: string): Promise<void> {
+    try {
+      const batch = await this.#store.getBatch(batchId)
+      if (batch === undefined) return
+      const summary = batchSummary(batch, await this.#store.batchCounts(batchId), this.#views.batchUrl(batchId))
+      await this.#events.publish({ kind: 'batch', jobId: batchId, owner: batch.owner, batchId, data: JSON.stringify(summary) })
+    } catch (err) {
+      this.#log.error({ err, batchId }, 'publishing a batch event failed; streams catch up on their next snapshot')
     }
   }
 }

@@ -95,8 +95,11 @@ export interface JobQuery {
   before?: string | undefined
 }
 
-/** What happened to a job; the names are the SSE event names. */
-export type JobEventKind = 'queued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'canceled'
+/**
+ * What happened to a job; the names are the SSE event names. `batch`: a child of the batch changed; its `jobId`
+ * is the batch's id and its data the batch's aggregate (it is never terminal: a batch's end is `done` in the data).
+ */
+export type JobEventKind = 'queued' | 'started' | 'progress' | 'retrying' | 'completed' | 'failed' | 'canceled' | 'batch'
 
 /** Event kinds after which a job never changes again. */
 export const TERMINAL_EVENTS: ReadonlySet<JobEventKind> = new Set(['completed', 'failed', 'canceled'])

@@ -1,3 +1,4 @@
+import type { BatchStore, NotificationStore } from './batch-store.ts'
 import type { ArtifactRecord, JobPatch, JobQuery, JobRecord, JobState } from '../core/model.ts'
 
 /** The bounds a claim must respect, cluster-wide where the store is shared. */
@@ -18,9 +19,10 @@ export type InsertOutcome =
 
 /**
  * Durable storage of jobs: the port every job service talks to. Every method is async, so a store may be a
- * server away; a write resolves once every later read of the store (on any node) sees it.
+ * server away; a write resolves once every later read of the store (on any node) sees it. Batches and the
+ * notification outbox live in the same store, so that they commit with the job changes they follow.
  */
-export interface JobStore {
+export interface JobStore extends BatchStore, NotificationStore {
   /**
    * Inserts a queued job, atomically with the idempotency and admission checks: an existing job of the owner
    * with the same idempotency key is returned instead, and nothing is written when the owner already has
@@ -39,6 +41,8 @@ export interface JobStore {
   /**
    * Compare-and-set: applies `patch` if the stored job still has `job.version`, raising the version by one.
    * Resolves with the job as written, or undefined when another writer changed it first (re-read and decide again).
+   * A terminal patch also writes, in the same commit, the job's outbox deliveries and, when it ends its batch, the
+   * batch's `finishedAt` and deliveries.
    */
   update (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined>
   /**

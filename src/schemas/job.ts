@@ -66,6 +66,11 @@ export class JobViews {
     return `${this.#base}/jobs/${id}`
   }
 
+  /** The URL of a batch. */
+  batchUrl (id: string): string {
+    return `${this.#base}/batches/${id}`
+  }
+
   /** The compact view: what lists, snapshots and events carry. */
   summary (job: JobRecord, artifacts: ArtifactRecord[] = []): JobSummary {
     const url = this.jobUrl(job.id)

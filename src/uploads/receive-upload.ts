@@ -25,6 +25,8 @@ export type PartsSource = (limits: UploadLimits) => AsyncIterable<UploadPart>
 /** What a multipart start carried: the `input` field and the files, already in the file store. */
 export interface ReceivedUpload {
   input: unknown
+  /** The `notify` field, parsed; kept out of the input. */
+  notify?: unknown
   files: JobFile[]
 }
 
@@ -47,12 +49,14 @@ export async function receiveUpload (parts: PartsSource, type: string, spec: Fil
   const max = spec.max ?? 1
   const files: JobFile[] = []
   let input: unknown = {}
+  let notify: unknown
   // The file being received, to name it if it breaks a limit.
   let current = ''
   try {
     for await (const part of parts({ fileSize: spec.maxBytes, files: max + 1, fields: 20, fieldSize: MiB, parts: max + 21 })) {
       if (part.type === 'field') {
         if (part.fieldname === 'input') input = parseInputField(part.value)
+        if (part.fieldname === 'notify') notify = parseInputField(part.value)
         continue
       }
       if (files.length === max) {
@@ -72,7 +76,7 @@ export async function receiveUpload (parts: PartsSource, type: string, spec: Fil
     if (files.length < min) {
       throw new ClientError(400, 'FILES_REQUIRED', `job type "${type}" needs at least ${min} file${min === 1 ? '' : 's'}, sent as multipart/form-data`)
     }
-    return { input, files }
+    return { input, notify, files }
   } catch (err) {
     await store.remove(jobId)
     if (err instanceof ClientError) throw err

@@ -3,6 +3,7 @@
 import type { Test } from 'tap'
 import type { JobRecord } from '../../src/core/model.ts'
 import type { ClaimBounds, JobStore } from '../../src/ports/job-store.ts'
+import { batchStoreContract } from './batch-store.contract.ts'
 import { finish, insert, makeJob, UNBOUNDED } from './fixtures.ts'
 
 /** A fresh store for one case. */
@@ -334,6 +335,8 @@ export function jobStoreContract (t: Test, factory: JobStoreFactory): void {
     await store.close()
     t.pass('closed twice')
   })
+
+  batchStoreContract(t, open)
 }
 
 function count (values: string[]): Record<string, number> {

@@ -86,6 +86,39 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX sessions_user ON jobcast.sessions (user_name);
   CREATE INDEX sessions_expires ON jobcast.sessions (expires_at);
+  `,
+  // 2: batches, the notification outbox (targets, deliveries) and the users' webhook secrets. New tables only.
+  `
+  CREATE TABLE jobcast.batches (
+    id text PRIMARY KEY,
+    type text NOT NULL,
+    owner text NOT NULL,
+    input json,
+    total integer NOT NULL,
+    created_at bigint NOT NULL,
+    finished_at bigint,
+    idempotency_key text,
+    request_hash text,
+    notify json
+  );
+  CREATE UNIQUE INDEX batches_idempotency ON jobcast.batches (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX batches_owner ON jobcast.batches (owner, id);
+  CREATE TABLE jobcast.notify_targets (subject_id text PRIMARY KEY, owner text NOT NULL, webhook text, email text);
+  CREATE TABLE jobcast.deliveries (
+    id text PRIMARY KEY,
+    owner text NOT NULL,
+    subject_kind text NOT NULL,
+    subject_id text NOT NULL,
+    channel text NOT NULL,
+    target text NOT NULL,
+    state text NOT NULL,
+    attempts jsonb NOT NULL DEFAULT '[]',
+    next_at bigint,
+    created_at bigint NOT NULL
+  );
+  CREATE INDEX deliveries_subject ON jobcast.deliveries (subject_id, created_at);
+  CREATE INDEX deliveries_due ON jobcast.deliveries (next_at) WHERE state = 'pending';
+  CREATE TABLE jobcast.webhook_secrets (owner text PRIMARY KEY, secret text NOT NULL, created_at bigint NOT NULL);
   `
 ]
 

@@ -1,11 +1,14 @@
 import type pg from 'pg'
-import type { ArtifactRecord, JobPatch, JobQuery, JobRecord, JobState } from '../../core/model.ts'
+import type { BatchCounts, BatchInsertOutcome, BatchQuery, BatchRecord, DeliveryRecord, DeliveryState, NotifyTargets, StoredAttempt } from '../../core/batch-model.ts'
+import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { PgDatabase } from './database.ts'
 import { type Candidate, type ClaimState, pickFair } from './fair-pick.ts'
 import { insertColumns, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
+import { PgBatches } from './pg-batches.ts'
+import { PgOutbox } from './pg-outbox.ts'
 
 // Every (owner, type) that has queued jobs, by a skip scan of jobs_queued (one index probe per group, however
 // many jobs wait), then the first runnable jobs of each group in FIFO order.
@@ -35,10 +38,15 @@ export class PgJobStore implements JobStore {
   readonly #db: PgDatabase
   #closed = false
   #lastError: string | undefined
+  readonly #batches: PgBatches
+  readonly #outbox: PgOutbox
 
   constructor (db: PgDatabase) {
     this.#db = db
     db.retain()
+    const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => await this.#query<R>(text, values)
+    this.#batches = new PgBatches(query, async (fn) => await this.#transaction(fn))
+    this.#outbox = new PgOutbox(query)
   }
 
   async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
@@ -93,6 +101,8 @@ export class PgJobStore implements JobStore {
   }
 
   async update (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
+    // A terminal write carries its outbox rows and its batch's end: one transaction (pg-batches.ts).
+    if (patch.state !== undefined && TERMINAL_STATES.has(patch.state)) return await this.#batches.finishTransition(job, patch)
     const { sets, values } = patchAssignments(patch, 3)
     const { rows } = await this.#query<JobRow>(
       `UPDATE jobcast.jobs SET ${[...sets, 'version = version + 1'].join(', ')} WHERE id = $1 AND version = $2 RETURNING *`,
@@ -199,6 +209,18 @@ export class PgJobStore implements JobStore {
     const { rows } = await this.#query<JobRow>('SELECT * FROM jobcast.artifacts WHERE job_id = $1 ORDER BY name', [jobId])
     return rows.map(toArtifact)
   }
+
+  async insertBatch (batch: BatchRecord, children: JobRecord[]): Promise<BatchInsertOutcome> { return await this.#batches.insert(batch, children) }
+  async getBatch (id: string): Promise<BatchRecord | undefined> { return await this.#batches.get(id) }
+  async listBatches (owner: string, query: BatchQuery): Promise<BatchRecord[]> { return await this.#batches.list(owner, query) }
+  async batchCounts (batchId: string): Promise<BatchCounts> { return await this.#batches.counts(batchId) }
+  async setNotify (subjectId: string, owner: string, targets: NotifyTargets): Promise<void> { await this.#outbox.setNotify(subjectId, owner, targets) }
+  async deliveries (subjectId: string): Promise<DeliveryRecord[]> { return await this.#outbox.deliveries(subjectId) }
+  async takeDueDeliveries (now: number, limit: number, leaseMs: number): Promise<DeliveryRecord[]> { return await this.#outbox.takeDue(now, limit, leaseMs) }
+  async nextDeliveryAt (): Promise<number | undefined> { return await this.#outbox.nextAt() }
+  async recordDelivery (id: string, attempt: StoredAttempt, next: { state: DeliveryState, nextAt: number | null }): Promise<void> { await this.#outbox.record(id, attempt, next) }
+  async webhookSecret (owner: string): Promise<string> { return await this.#outbox.webhookSecret(owner) }
+  async rotateWebhookSecret (owner: string): Promise<string> { return await this.#outbox.rotateWebhookSecret(owner) }
 
   async health (): Promise<{ ok: boolean, error?: string }> {
     if (this.#closed) return { ok: false, error: 'closed' }

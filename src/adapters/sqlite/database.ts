@@ -69,6 +69,49 @@ const MIGRATIONS: string[] = [
   CREATE INDEX tokens_user ON tokens (user_name);
   CREATE INDEX sessions_user ON sessions (user_name);
   CREATE INDEX sessions_expiry ON sessions (expires_at);
+  `,
+  // 4: batches, the notification outbox (targets, deliveries) and the users' webhook secrets.
+  `
+  CREATE TABLE batches (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    input TEXT NOT NULL,
+    total INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    finished_at INTEGER,
+    idempotency_key TEXT,
+    request_hash TEXT,
+    notify TEXT
+  );
+  CREATE UNIQUE INDEX batches_idempotency ON batches (owner, idempotency_key) WHERE idempotency_key IS NOT NULL;
+  CREATE INDEX batches_owner ON batches (owner, id);
+  CREATE INDEX jobs_batch_state ON jobs (batch_id, state) WHERE batch_id IS NOT NULL;
+  CREATE TABLE notify_targets (
+    subject_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    webhook TEXT,
+    email TEXT
+  );
+  CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    subject_kind TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts TEXT NOT NULL DEFAULT '[]',
+    next_at INTEGER,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX deliveries_subject ON deliveries (subject_id, created_at);
+  CREATE INDEX deliveries_due ON deliveries (next_at) WHERE state = 'pending';
+  CREATE TABLE webhook_secrets (
+    owner TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
   `
 ]
 

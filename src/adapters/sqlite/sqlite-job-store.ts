@@ -1,9 +1,12 @@
 import type { Statement } from 'better-sqlite3'
+import type { BatchCounts, BatchInsertOutcome, BatchQuery, BatchRecord, DeliveryRecord, DeliveryState, NotifyTargets, StoredAttempt } from '../../core/batch-model.ts'
 import { FairQueue } from '../../core/fair-queue.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { Db } from './database.ts'
 import { COLUMN_FIELDS, FIELDS, insertValues, toColumns, toRecord, type Row } from './job-row.ts'
+import { SqliteBatches } from './sqlite-batches.ts'
+import { SqliteOutbox } from './sqlite-outbox.ts'
 
 /** What the store keeps in memory of each unfinished job: enough for compare-and-set, leases and fair claims. */
 interface Meta {
@@ -44,11 +47,15 @@ export class SqliteJobStore implements JobStore {
   #inserts = new Map<string, { values: unknown[], key: string | null }>()
   #pendingKeys = new Map<string, string>()
   #updates = new Map<string, { columns: Map<string, unknown>, bumps: number }>()
+  // Jobs made terminal by the queued updates: their outbox rows and batch ends join the same commit.
+  #finishes = new Map<string, { batchId: string | null, at: number }>()
+  readonly #outbox: SqliteOutbox
+  readonly #batches: SqliteBatches
   #waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   #flushTimer: NodeJS.Immediate | undefined
   #lastError: string | undefined
   #closed = false
-  readonly #commit: (inserts: Map<string, { values: unknown[] }>, updates: Map<string, { columns: Map<string, unknown>, bumps: number }>) => void
+  readonly #commit: (inserts: Map<string, { values: unknown[] }>, updates: Map<string, { columns: Map<string, unknown>, bumps: number }>, finishes: Map<string, { batchId: string | null, at: number }>) => void
   readonly #updateStatements = new Map<string, Statement>()
   readonly #statements: Record<'insert' | 'byId' | 'byKey' | 'recent' | 'finishedBefore' | 'delete' | 'addArtifact' | 'artifacts' | 'version', Statement>
   // Ids of the jobs that may have artifacts (a superset): a finished job without any, the common case, needs no query.
@@ -70,12 +77,19 @@ export class SqliteJobStore implements JobStore {
       artifacts: db.prepare('SELECT * FROM artifacts WHERE job_id = ? ORDER BY name'),
       version: db.prepare('SELECT version FROM jobs WHERE id = ?')
     }
-    this.#commit = db.transaction((inserts, updates) => {
+    this.#outbox = new SqliteOutbox(db)
+    this.#batches = new SqliteBatches(db, this.#outbox)
+    this.#commit = db.transaction((inserts, updates, finishes) => {
       // Inserts first: an update in the same commit is always of a job inserted before it.
       for (const { values } of inserts.values()) this.#statements.insert.run(values)
       for (const [id, { columns, bumps }] of updates) {
         const names = [...columns.keys()].sort()
         this.#updateStatement(names).run([...names.map((n) => columns.get(n)), bumps, id])
+      }
+      // After every update: a batch ends only when none of its children is left unfinished.
+      for (const [id, { batchId, at }] of finishes) {
+        this.#outbox.enqueueForJob(id, at)
+        if (batchId !== null) this.#batches.finishIfDone(batchId, at)
       }
     })
     setAsideCorrupt(db, options.onCorruptRecord ?? (() => {}))
@@ -169,6 +183,7 @@ export class SqliteJobStore implements JobStore {
     if (version === undefined || version !== job.version) return undefined
     this.#queueUpdate(job.id, toColumns(patch), 1)
     const next: JobRecord = { ...job, ...patch, version: job.version + 1 }
+    if (patch.state !== undefined && TERMINAL_STATES.has(patch.state)) this.#finishes.set(job.id, { batchId: job.batchId, at: next.finishedAt ?? Date.now() })
     if (meta !== undefined) this.#track(job.id, meta, next)
     return next
   }
@@ -299,6 +314,72 @@ export class SqliteJobStore implements JobStore {
     }))
   }
 
+  async insertBatch (batch: BatchRecord, children: JobRecord[]): Promise<BatchInsertOutcome> {
+    this.flush()
+    if (batch.idempotencyKey !== null) {
+      const existing = this.#batches.byKey(batch.owner, batch.idempotencyKey)
+      if (existing !== undefined) return { status: 'existing', batch: existing }
+    }
+    // One commit: the batch, every child, and its end when every child failed at intake already.
+    this.#db.transaction(() => {
+      this.#batches.insert(batch)
+      for (const child of children) this.#statements.insert.run(insertValues(child))
+      this.#batches.finishIfDone(batch.id, batch.createdAt)
+    })()
+    for (const child of children) {
+      if (child.state !== 'queued') continue
+      this.#meta.set(child.id, { owner: child.owner, type: child.type, state: child.state, version: child.version, leaseNode: null, leaseExpiresAt: null })
+      this.#fair.add(child)
+    }
+    return { status: 'created', batch: this.#batches.get(batch.id)! }
+  }
+
+  async getBatch (id: string): Promise<BatchRecord | undefined> {
+    this.flush()
+    return this.#batches.get(id)
+  }
+
+  async listBatches (owner: string, query: BatchQuery): Promise<BatchRecord[]> {
+    this.flush()
+    return this.#batches.list(owner, query)
+  }
+
+  async batchCounts (batchId: string): Promise<BatchCounts> {
+    this.flush()
+    return this.#batches.counts(batchId)
+  }
+
+  async setNotify (subjectId: string, owner: string, targets: NotifyTargets): Promise<void> {
+    this.#outbox.setNotify(subjectId, owner, targets)
+  }
+
+  async deliveries (subjectId: string): Promise<DeliveryRecord[]> {
+    this.flush()
+    return this.#outbox.deliveries(subjectId)
+  }
+
+  async takeDueDeliveries (now: number, limit: number, leaseMs: number): Promise<DeliveryRecord[]> {
+    this.flush()
+    return this.#outbox.takeDue(now, limit, leaseMs)
+  }
+
+  async nextDeliveryAt (): Promise<number | undefined> {
+    this.flush()
+    return this.#outbox.nextAt()
+  }
+
+  async recordDelivery (id: string, attempt: StoredAttempt, next: { state: DeliveryState, nextAt: number | null }): Promise<void> {
+    this.#outbox.record(id, attempt, next)
+  }
+
+  async webhookSecret (owner: string): Promise<string> {
+    return this.#outbox.webhookSecret(owner)
+  }
+
+  async rotateWebhookSecret (owner: string): Promise<string> {
+    return this.#outbox.rotateWebhookSecret(owner)
+  }
+
   async health (): Promise<{ ok: boolean, error?: string }> {
     return this.#lastError === undefined ? { ok: !this.#closed } : { ok: false, error: this.#lastError }
   }
@@ -317,12 +398,14 @@ export class SqliteJobStore implements JobStore {
     const waiters = this.#waiters
     const inserts = this.#inserts
     const updates = this.#updates
+    const finishes = this.#finishes
     this.#waiters = []
     this.#inserts = new Map()
     this.#updates = new Map()
+    this.#finishes = new Map()
     this.#pendingKeys = new Map()
     try {
-      this.#commit(inserts, updates)
+      this.#commit(inserts, updates, finishes)
       this.#lastError = undefined
     } catch (err) {
       this.#lastError = (err as Error).message

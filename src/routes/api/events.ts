@@ -109,5 +109,38 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     }
     streams.release(client, first.filter((e) => e.jobId === id))
   })
+
+  fastify.get('/batches/:id/events', {
+    sse: 'only',
+    schema: {
+      summary: 'Server-Sent Events of one batch of mine: a snapshot, its children\'s events and a "batch" event with the aggregate on every change; ends once the batch is done',
+      params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+      querystring: ResumeQuery
+    }
+  }, async (request, reply) => {
+    const user = request.jobcastUser
+    const { id } = request.params
+    if (await service.batches.get(user, id) === undefined) throw new ClientError(404, 'BATCH_NOT_FOUND', `you have no batch "${id}"`)
+    const client = open(reply, user, { wants: (event) => event.batchId === id, endsAfter: endsBatch })
+    let ended = false
+    const first = await firstFrames(client, lastEventIdOf(request.headers, request.query), async () => {
+      const cursor = await service.events.head(user)
+      const batch = await service.batches.get(user, id)
+      const view = batch === undefined ? null : await service.batches.view(batch)
+      ended = view === null || view.done
+      return { cursor, data: JSON.stringify(view) }
+    })
+    if (first === undefined) return
+    if (ended) {
+      streams.detach(client)
+      return
+    }
+    streams.release(client, first.filter((e) => e.batchId === id))
+  })
+}
+
+// A batch stream ends with the batch event that says it is done.
+function endsBatch (event: JobEvent): boolean {
+  return event.kind === 'batch' && (JSON.parse(event.data) as { done?: boolean }).done === true
 }
 export default events

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify'
 import type { AuthFailureLimiter } from '../../plugins/rate-limits.ts'
+import batches from './batches.ts'
 import events from './events.ts'
 import jobTypes from './job-types.ts'
 import jobs from './jobs.ts'
+import notifications from './notifications.ts'
 import progress from './progress.ts'
 import session from './session.ts'
 
@@ -23,6 +25,8 @@ const api: FastifyPluginAsync<ApiOptions> = async (fastify, { authenticate, sess
     signedIn.addHook('onRequest', authenticate)
     await signedIn.register(jobTypes)
     await signedIn.register(jobs)
+    await signedIn.register(batches)
+    await signedIn.register(notifications)
     await signedIn.register(progress)
     await signedIn.register(events)
   })

@@ -40,9 +40,11 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { type } = request.params
     const options = { idempotencyKey: request.headers['idempotency-key'] }
+    // `notify` travels beside the input (a JSON body field or a multipart field), never inside it.
+    const { notify, input } = splitNotify(request.body ?? {})
     const { job, created } = request.isMultipart()
       ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => checkedInput(request.parts({ limits: { ...limits, fieldSize: engine.config.maxInputBytes } }) as AsyncIterable<UploadPart>, engine.config)) satisfies PartsSource, options)
-      : await engine.service.submit(request.jobcastUser, type, request.body ?? {}, options)
+      : await engine.service.submit(request.jobcastUser, type, input, { ...options, notify })
     if (!created) reply.header('idempotent-replayed', 'true')
     return await reply.code(202).header('location', engine.service.views.jobUrl(job.id)).send(await engine.service.queries.viewOf(job))
   })
@@ -103,3 +105,10 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 }
 export default jobs
+
+// A JSON start's `notify` field, taken out of its input.
+function splitNotify (body: unknown): { notify: unknown, input: unknown } {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !('notify' in body)) return { notify: undefined, input: body }
+  const { notify, ...input } = body as Record<string, unknown>
+  return { notify, input }
+}

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { BatchSummarySchema } from '../../schemas/batch.ts'
 import { JobSummarySchema } from '../../schemas/job.ts'
 
 /** GET /api/progress: the polling fallback — my active and recently finished jobs, and the cursor to stream from. */
@@ -11,7 +12,7 @@ const progress: FastifyPluginAsyncTypebox = async (fastify) => {
         200: Type.Object({
           cursor: Type.String({ description: 'open /api/events?lastEventId=<cursor> to continue from this snapshot without a gap' }),
           jobs: Type.Array(JobSummarySchema),
-          batches: Type.Array(Type.Unknown())
+          batches: Type.Array(BatchSummarySchema)
         })
       }
     }

@@ -14,7 +14,7 @@ import { ClientError } from './errors.ts'
 import { builtInJobTypes } from './jobs/index.ts'
 import { tokenAuthenticate } from './plugins/auth.ts'
 import docs from './plugins/docs.ts'
-import { openEmbeddedAdapters, type Adapters } from './plugins/embedded-adapters.ts'
+import { openAdapters, type Adapters } from './plugins/adapters.ts'
 import { setErrorHandler } from './plugins/errors.ts'
 import type { Authenticate } from './ports/authenticate.ts'
 import type { FileStore } from './ports/file-store.ts'
@@ -87,7 +87,7 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
   const prefix = (options.prefix ?? '').replace(/\/+$/, '')
   // Fastify's logger is pino; its type just omits a few of pino's members.
   const log = fastify.log.child({ component: 'jobcast' }) as unknown as Logger
-  const adapters: Adapters = options.adapters === undefined ? await openEmbeddedAdapters(config, log) : { ...options.adapters, close: async () => {} }
+  const adapters: Adapters = options.adapters === undefined ? await openAdapters(config, log) : { ...options.adapters, close: async () => {} }
   const users = options.authenticate === undefined ? adapters.users : undefined
   if (users === undefined && options.authenticate === undefined) throw new Error('jobcast: pass `authenticate`, or a `users` adapter for its own tokens')
   let firstRunToken: string | undefined

@@ -7,6 +7,11 @@ export function setErrorHandler (fastify: FastifyInstance): void {
   fastify.setErrorHandler((err: FastifyError | JobcastError, request, reply) => {
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (err instanceof ClientError) reply.headers(err.headers)
+    if (statusCode === 503 && err instanceof JobcastError) {
+      // Unavailable for now (the database restarting, a node shutting down): said plainly, with its code, to retry.
+      request.log.warn({ err }, 'request refused: unavailable')
+      return reply.code(503).header('retry-after', '1').send({ statusCode, code: err.code, error: STATUS_CODES[503], message: err.message })
+    }
     if (statusCode >= 500) {
       request.log.error({ err }, 'request failed')
       return reply.code(statusCode).send({ statusCode, code: 'INTERNAL_ERROR', error: STATUS_CODES[statusCode] ?? 'Error', message: 'something went wrong on our side; it was logged' })

@@ -86,6 +86,10 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX sessions_user ON jobcast.sessions (user_name);
   CREATE INDEX sessions_expires ON jobcast.sessions (expires_at);
+  `,
+  // 2: a cancel recorded on the running job, for the node that missed its notification (seen at its heartbeat).
+  `
+  ALTER TABLE jobcast.jobs ADD COLUMN cancel_requested_at bigint;
   `
 ]
 

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { ArtifactRecord, JobPatch, JobQuery, JobRecord, JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
-import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
+import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { PgDatabase } from './database.ts'
 import { type Candidate, type ClaimState, pickFair } from './fair-pick.ts'
 import { insertColumns, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
@@ -113,7 +113,7 @@ export class PgJobStore implements JobStore {
       const picked = pickFair(candidates, state, bounds, max)
       if (picked.length === 0) return []
       const { rows: claimed } = await client.query<JobRow>(`
-        UPDATE jobcast.jobs SET state = 'running', lease_node = $2, lease_expires_at = $3, started_at = $4, version = version + 1
+        UPDATE jobcast.jobs SET state = 'running', lease_node = $2, lease_expires_at = $3, started_at = $4, cancel_requested_at = NULL, version = version + 1
         WHERE id IN (SELECT id FROM jobcast.jobs WHERE id = ANY($1) AND state = 'queued' FOR UPDATE SKIP LOCKED)
         RETURNING *`, [picked.map((c) => c.id), node, now + leaseMs, now])
       const byId = new Map(claimed.map((row) => [row.id as string, toRecord(row)]))
@@ -153,16 +153,23 @@ export class PgJobStore implements JobStore {
       ON CONFLICT (owner) DO UPDATE SET served = excluded.served`, [[...turns.keys()], [...turns.values()]])
   }
 
-  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<string[]> {
-    if (ids.length === 0) return []
+  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<HeartbeatAnswer> {
+    if (ids.length === 0) return { lost: [], canceled: [] }
     const now = Date.now()
     // A lease that has run out is lost even before another node re-queues the job: the holder must stop, since
     // any node may take the job from then on.
-    const { rows } = await this.#query<{ id: string }>(`
+    const { rows } = await this.#query<{ id: string, canceled: boolean }>(`
       UPDATE jobcast.jobs SET lease_expires_at = $3
-      WHERE id = ANY($1) AND state = 'running' AND lease_node = $2 AND lease_expires_at > $4 RETURNING id`, [ids, node, now + leaseMs, now])
+      WHERE id = ANY($1) AND state = 'running' AND lease_node = $2 AND lease_expires_at > $4
+      RETURNING id, cancel_requested_at IS NOT NULL AS canceled`, [ids, node, now + leaseMs, now])
     const kept = new Set(rows.map((row) => row.id))
-    return ids.filter((id) => !kept.has(id))
+    return { lost: ids.filter((id) => !kept.has(id)), canceled: rows.filter((row) => row.canceled).map((row) => row.id) }
+  }
+
+  async requestCancel (id: string): Promise<boolean> {
+    // Not a change of the job's version: the running node's copy stays current, its outcome is still written.
+    const { rowCount } = await this.#query("UPDATE jobcast.jobs SET cancel_requested_at = $2 WHERE id = $1 AND state = 'running'", [id, Date.now()])
+    return rowCount === 1
   }
 
   async expiredLeases (now: number, limit: number): Promise<JobRecord[]> {
@@ -224,7 +231,7 @@ export class PgJobStore implements JobStore {
   async #query<R extends pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     this.#assertOpen()
     try {
-      return await this.#db.pool.query<R>(text, values)
+      return await this.#db.query<R>(text, values)
     } catch (err) {
       this.#lastError = (err as Error).message
       throw err

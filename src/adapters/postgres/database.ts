@@ -97,6 +97,10 @@ export class PgDatabase {
   async #transaction<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect()
     let broken: unknown
+    // A checked-out client has no pool listener: a connection lost between two statements would emit an
+    // unhandled 'error' (and end the process). The next statement rejects with it instead.
+    const onError = (err: Error): void => { broken ??= err }
+    client.on('error', onError)
     try {
       await client.query('BEGIN')
       const result = await fn(client)
@@ -108,6 +112,7 @@ export class PgDatabase {
       throw err
     } finally {
       // A connection that failed mid-transaction may be unusable: release(err) destroys it instead of pooling it.
+      client.off('error', onError)
       client.release(broken instanceof Error && isConnectionError(broken) ? broken : undefined)
     }
   }

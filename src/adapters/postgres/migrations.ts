@@ -103,6 +103,9 @@ export const SCHEMA_VERSION = MIGRATIONS.length
  */
 export async function migrate (pool: pg.Pool): Promise<void> {
   const client = await pool.connect()
+  // Lost between two statements, the connection must not emit an unhandled 'error': the next statement fails.
+  const ignore = (): void => {}
+  client.on('error', ignore)
   try {
     await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LockKey.migrate])
     try {
@@ -128,6 +131,7 @@ export async function migrate (pool: pg.Pool): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LockKey.migrate])
     }
   } finally {
+    client.off('error', ignore)
     client.release()
   }
 }

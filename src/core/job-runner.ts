@@ -182,7 +182,8 @@ export class JobRunner {
 
   // Renews the leases of what runs here; a job whose lease was lost (this node was presumed dead) is stopped.
   async #heartbeat (): Promise<void> {
-    const ids = [...this.#live.keys()]
+    // A job whose outcome is being written is no longer `running` in the store: not renewed, not reported lost.
+    const ids = [...this.#live.keys()].filter((id) => !this.#finishing.has(id))
     if (ids.length === 0) return
     const sent = Date.now()
     let answer: Awaited<ReturnType<JobStore['heartbeat']>>
@@ -197,6 +198,7 @@ export class JobRunner {
     for (const id of lost) kept.delete(id)
     for (const id of kept) if (this.#leaseUntil.has(id)) this.#leaseUntil.set(id, sent + this.#o.leaseMs)
     for (const id of lost) {
+      if (this.#finishing.has(id) || !this.#live.has(id)) continue // it finished meanwhile
       this.#o.log.warn({ jobId: id }, 'lost the lease of a running job (another node re-queued it); stopping it here')
       this.#live.get(id)?.abort(new AbortReason('lease-lost', 'this node lost its lease on the job'))
     }

@@ -90,6 +90,27 @@ const MIGRATIONS: string[] = [
   // 2: a cancel recorded on the running job, for the node that missed its notification (seen at its heartbeat).
   `
   ALTER TABLE jobcast.jobs ADD COLUMN cancel_requested_at bigint;
+  `,
+  // 3: admission in one round trip. The owner's lock, the idempotency look-up, the count and the insert run in the
+  // server; each statement of a VOLATILE function takes a fresh snapshot, so the look-up and the count see every
+  // insert committed before the lock was granted. The lock is held for microseconds instead of five round trips.
+  `
+  CREATE FUNCTION jobcast.insert_or_get(job jobcast.jobs, max_queued bigint, lock_namespace integer)
+  RETURNS TABLE (status text, row_json json) LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    earlier jobcast.jobs;
+    queued bigint;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(lock_namespace, hashtext(job.owner));
+    IF job.idempotency_key IS NOT NULL THEN
+      SELECT * INTO earlier FROM jobcast.jobs j WHERE j.owner = job.owner AND j.idempotency_key = job.idempotency_key;
+      IF FOUND THEN RETURN QUERY SELECT 'existing'::text, row_to_json(earlier); RETURN; END IF;
+    END IF;
+    SELECT count(*) INTO queued FROM jobcast.jobs j WHERE j.owner = job.owner AND j.state = 'queued';
+    IF queued >= max_queued THEN RETURN QUERY SELECT 'queue-full'::text, NULL::json; RETURN; END IF;
+    INSERT INTO jobcast.jobs SELECT (job).*;
+    RETURN QUERY SELECT 'created'::text, NULL::json;
+  END $$;
   `
 ]
 

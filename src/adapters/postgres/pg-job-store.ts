@@ -4,7 +4,7 @@ import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { PgDatabase } from './database.ts'
 import { type Candidate, type ClaimState, pickFair } from './fair-pick.ts'
-import { insertColumns, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
+import { jobRowJson, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 
 // Every (owner, type) that has queued jobs, by a skip scan of jobs_queued (one index probe per group, however
@@ -42,20 +42,15 @@ export class PgJobStore implements JobStore {
   }
 
   async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
-    return await this.#transaction(async (client) => {
-      // One writer per owner at a time: the idempotency check, the count and the insert see each other's commits.
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [OWNER_LOCK_NAMESPACE, job.owner])
-      if (job.idempotencyKey !== null) {
-        const { rows } = await client.query<JobRow>('SELECT * FROM jobcast.jobs WHERE owner = $1 AND idempotency_key = $2', [job.owner, job.idempotencyKey])
-        if (rows[0] !== undefined) return { status: 'existing', job: toRecord(rows[0]) }
-      }
-      const { rows: [count] } = await client.query<{ n: number }>("SELECT count(*) AS n FROM jobcast.jobs WHERE owner = $1 AND state = 'queued'", [job.owner])
-      if (count!.n >= limits.maxQueued) return { status: 'queue-full' }
-      const { columns, values } = insertColumns(job)
-      const { rows } = await client.query<JobRow>(
-        `INSERT INTO jobcast.jobs (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`, values)
-      return { status: 'created', job: toRecord(rows[0]!) }
-    })
+    // One round trip (jobcast.insert_or_get, migration 3): the owner's lock, the idempotency look-up, the count
+    // and the insert, serialized per owner on every node.
+    const { rows } = await this.#query<{ status: InsertOutcome['status'], row_json: JobRow | null }>(
+      'SELECT * FROM jobcast.insert_or_get(json_populate_record(NULL::jobcast.jobs, $1::json), $2, $3)',
+      [jobRowJson(job), limits.maxQueued, OWNER_LOCK_NAMESPACE])
+    const { status, row_json: existing } = rows[0]!
+    if (status === 'existing') return { status, job: toRecord(existing!) }
+    if (status === 'queue-full') return { status }
+    return { status: 'created', job }
   }
 
   async get (id: string): Promise<JobRecord | undefined> {

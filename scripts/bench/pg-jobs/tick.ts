@@ -13,6 +13,6 @@ export default defineJob({
       await sleep(ctx.input.everyMs, undefined, { signal: ctx.signal })
       ctx.progress({ current: i, total: ctx.input.count, message: String(performance.timeOrigin + performance.now()) })
     }
-    return null
+    return { node: process.env.JOBCAST_NODE_ID }
   }
 })

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { availableParallelism, hostname } from 'node:os'
+import { join } from 'node:path'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from 'typebox'
 import { parseAllowList, type AllowList } from './net/address-policy.ts'
@@ -9,6 +10,8 @@ const EnvSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   JOBCAST_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  JOBCAST_DATABASE_URL: Type.String({ default: '' }),
+  JOBCAST_FILES_DIR: Type.String({ default: '' }),
   JOBCAST_TOKENS: Type.String({ default: '' }),
   JOBCAST_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 10000, default: 16 }),
   JOBCAST_USER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 10000, default: 4 }),
@@ -56,6 +59,10 @@ export interface Config {
   host: string
   /** SQLite file and job files live here. */
   dataDir: string
+  /** PostgreSQL to run on (`postgres://…`), shared by every node of a cluster; empty: embedded SQLite under `dataDir`. */
+  databaseUrl: string
+  /** Job files (`<filesDir>/<jobId>/…`): a directory every node reads and writes; empty: `<dataDir>/files` (see {@link filesDirOf}). */
+  filesDir: string
   /** `user:token` pairs granted at start. */
   tokens: Array<{ user: string, token: string }>
   /** Jobs running at once, in all. */
@@ -151,6 +158,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     port: raw.PORT,
     host: raw.HOST,
     dataDir: raw.JOBCAST_DATA_DIR,
+    databaseUrl: parseDatabaseUrl(raw.JOBCAST_DATABASE_URL),
+    filesDir: raw.JOBCAST_FILES_DIR,
     tokens: parseTokens(raw.JOBCAST_TOKENS),
     concurrency: raw.JOBCAST_CONCURRENCY,
     userConcurrency: raw.JOBCAST_USER_CONCURRENCY,
@@ -196,6 +205,16 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
 /** The defaults of every setting, overridden by `overrides`: what an embedding application starts from. */
 export function resolveConfig (overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({}), ...overrides }
+}
+
+/** Where job files live: `filesDir`, or `<dataDir>/files` when it is empty. */
+export function filesDirOf (config: Pick<Config, 'dataDir' | 'filesDir'>): string {
+  return config.filesDir === '' ? join(config.dataDir, 'files') : config.filesDir
+}
+
+function parseDatabaseUrl (value: string): string {
+  if (value === '' || /^postgres(ql)?:\/\/./.test(value)) return value
+  throw new Error('env/JOBCAST_DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/db), or empty for the embedded SQLite')
 }
 
 function parseBuiltIns (value: string): string[] {

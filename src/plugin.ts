@@ -19,7 +19,7 @@ import { rateLimited, registerRateLimits, type AuthFailureLimiter } from './plug
 import securityHeaders from './plugins/security-headers.ts'
 import { sweepOrphanFolders } from './plugins/sweep-orphans.ts'
 import docs from './plugins/docs.ts'
-import { openEmbeddedAdapters, type Adapters } from './plugins/embedded-adapters.ts'
+import { openAdapters, type Adapters } from './plugins/adapters.ts'
 import { codeSentErrors, setErrorHandler } from './plugins/errors.ts'
 import type { Authenticate } from './ports/authenticate.ts'
 import type { FileStore } from './ports/file-store.ts'
@@ -95,7 +95,7 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
   const prefix = (options.prefix ?? '').replace(/\/+$/, '')
   // Fastify's logger is pino; its type just omits a few of pino's members.
   const log = fastify.log.child({ component: 'jobcast' }) as unknown as Logger
-  const adapters: Adapters = options.adapters === undefined ? await openEmbeddedAdapters(config, log) : { ...options.adapters, close: async () => {} }
+  const adapters: Adapters = options.adapters === undefined ? await openAdapters(config, log) : { ...options.adapters, close: async () => {} }
   const users = options.authenticate === undefined ? adapters.users : undefined
   if (users === undefined && options.authenticate === undefined) throw new Error('jobcast: pass `authenticate`, or a `users` adapter for its own tokens')
   let firstRunToken: string | undefined
@@ -149,7 +149,7 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
   let purgeTimer: NodeJS.Timeout | undefined
   fastify.addHook('onReady', async () => {
     // Only the embedded adapters are this process's alone: with shared ones, a folder may be another node's upload.
-    if (options.adapters === undefined) await sweepOrphanFolders(service.store, service.files, log)
+    if (options.adapters === undefined && config.databaseUrl === '') await sweepOrphanFolders(service.store, service.files, log)
     await service.start()
     if (users !== undefined) {
       purgeTimer = setInterval(() => {

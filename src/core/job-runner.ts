@@ -52,6 +52,8 @@ export class JobRunner {
   readonly #live = new Map<string, LiveJob>()
   // Jobs whose handler has returned and whose outcome is being written: no longer running, not yet gone.
   readonly #finishing = new Set<string>()
+  // Until when each running job's lease holds, as far as this node knows (its last renewal that succeeded).
+  readonly #leaseUntil = new Map<string, number>()
   readonly #idle = new Set<() => void>()
   readonly #limiters = new KeyLimiters()
   #subscriptions: Unsubscribe[] = []
@@ -185,12 +187,38 @@ export class JobRunner {
 
   // Renews the leases of what runs here; a job whose lease was lost (this node was presumed dead) is stopped.
   async #heartbeat (): Promise<void> {
-    const ids = [...this.#live.keys()]
+    // A job whose outcome is being written is no longer `running` in the store: not renewed, not reported lost.
+    const ids = [...this.#live.keys()].filter((id) => !this.#finishing.has(id))
     if (ids.length === 0) return
-    const lost = await this.#o.store.heartbeat(this.#o.node, ids, this.#o.leaseMs)
+    const sent = Date.now()
+    let answer: Awaited<ReturnType<JobStore['heartbeat']>>
+    try {
+      answer = await this.#o.store.heartbeat(this.#o.node, ids, this.#o.leaseMs)
+    } catch (err) {
+      this.#stopExpired()
+      throw err
+    }
+    const { lost, canceled } = answer
+    const kept = new Set(ids)
+    for (const id of lost) kept.delete(id)
+    for (const id of kept) if (this.#leaseUntil.has(id)) this.#leaseUntil.set(id, sent + this.#o.leaseMs)
     for (const id of lost) {
+      if (this.#finishing.has(id) || !this.#live.has(id)) continue // it finished meanwhile
       this.#o.log.warn({ jobId: id }, 'lost the lease of a running job (another node re-queued it); stopping it here')
       this.#live.get(id)?.abort(new AbortReason('lease-lost', 'this node lost its lease on the job'))
+    }
+    // A cancel whose notification this node missed (its LISTEN connection was down): recorded on the job.
+    for (const id of canceled) this.#live.get(id)?.abort(new AbortReason('canceled', 'canceled by its owner while it ran'))
+  }
+
+  // The store cannot be reached (a partition, a restart): a job whose lease ran out by this node's reckoning may
+  // be taken by another node any moment, so it stops here rather than run twice. Its next attempt resumes it.
+  #stopExpired (): void {
+    const now = Date.now()
+    for (const [id, until] of this.#leaseUntil) {
+      if (until > now) continue
+      this.#o.log.warn({ jobId: id }, 'could not renew the lease of a running job before it ran out; stopping it here')
+      this.#live.get(id)?.abort(new AbortReason('lease-lost', 'this node could not renew its lease on the job'))
     }
   }
 
@@ -220,11 +248,13 @@ export class JobRunner {
       ? await lifecycle.write(current, patch)
       : await lifecycle.transition(current, kind, patch), progressIntervalMs)
     this.#live.set(job.id, live)
+    this.#leaseUntil.set(job.id, job.lease?.expiresAt ?? Date.now() + this.#o.leaseMs)
     this.#execute(live).catch((err: unknown) => {
       this.#o.log.error({ err, jobId: job.id }, 'running a job failed unexpectedly')
     }).finally(() => {
       this.#live.delete(job.id)
       this.#finishing.delete(job.id)
+      this.#leaseUntil.delete(job.id)
       live.markSettled()
       if (this.#live.size === 0) {
         for (const resolve of this.#idle) resolve()

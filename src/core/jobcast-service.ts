@@ -188,23 +188,32 @@ export class JobcastService {
       if (await this.runner.abortLocal(id, new AbortReason('canceled', 'canceled by its owner while it ran'))) continue
       // Running on another node: ask it, and wait for the job to end there.
       const ended = this.#untilEnded(id, this.#abortGraceMs + 2000)
+      // Recorded on the job (its node sees it at its next heartbeat), and announced (its node hears it at once).
+      if (!await this.store.requestCancel(id)) {
+        ended.stop() // no longer running: look again
+        continue
+      }
       await this.events.requestCancel(id)
-      await ended
+      await ended.done
     }
     return await this.queries.get(owner, id)
   }
 
-  #untilEnded (id: string, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs)
+  // Resolves `done` when the job stops running (or after `timeoutMs`); `stop` gives up waiting.
+  #untilEnded (id: string, timeoutMs: number): { done: Promise<void>, stop: () => void } {
+    let stop!: () => void
+    const done = new Promise<void>((resolve) => {
+      const timer = setTimeout(end, timeoutMs)
       const unsubscribe = this.events.subscribe((event) => {
-        if (event.jobId === id && (TERMINAL_EVENTS.has(event.kind) || event.kind === 'retrying' || event.kind === 'queued')) done()
+        if (event.jobId === id && (TERMINAL_EVENTS.has(event.kind) || event.kind === 'retrying' || event.kind === 'queued')) end()
       })
-      function done (): void {
+      function end (): void {
         clearTimeout(timer)
         unsubscribe()
         resolve()
       }
+      stop = end
     })
+    return { done, stop }
   }
 }

@@ -1,6 +1,5 @@
-import { join } from 'node:path'
 import type { Logger } from 'pino'
-import type { Config } from '../config.ts'
+import { filesDirOf, type Config } from '../config.ts'
 import { LocalFileStore } from '../adapters/local-file-store.ts'
 import { MemoryJobEvents } from '../adapters/memory/memory-job-events.ts'
 import { lockDataFolder } from '../adapters/sqlite/data-folder-lock.ts'
@@ -24,7 +23,7 @@ export interface Adapters {
 
 /**
  * The embedded default: SQLite under the data folder (locked for this process), in-process events, files under
- * `<dataDir>/files`. Needs no server.
+ * `filesDir` (default `<dataDir>/files`). Needs no server.
  */
 export async function openEmbeddedAdapters (config: Config, log: Logger): Promise<Adapters> {
   const lock = await lockDataFolder(config.dataDir, config.lockWaitMs)
@@ -40,7 +39,7 @@ export async function openEmbeddedAdapters (config: Config, log: Logger): Promis
     return {
       store,
       events,
-      files: new LocalFileStore(join(config.dataDir, 'files')),
+      files: new LocalFileStore(filesDirOf(config)),
       users: new SqliteUserStore(db),
       close: async () => {
         clearInterval(sweep)

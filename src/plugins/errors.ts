@@ -13,6 +13,7 @@ export function setErrorHandler (fastify: FastifyInstance, maxInputBytes = 1024 
     if (err instanceof JobcastError && (statusCode === 503 || statusCode === 507)) {
       // The store is full or away, or the server is stopping: the client can act on that (retry later).
       request.log.warn({ err }, 'request refused: the server cannot take it now')
+      if (statusCode === 503) reply.header('retry-after', '1')
       return reply.code(statusCode).send({ statusCode, code: err.code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
     }
     if ((err as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE') {

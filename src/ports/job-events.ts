@@ -36,6 +36,8 @@ export interface JobEvents {
   /** Asks whichever node runs the job to stop it (cancel); heard by `onCancelRequest` listeners on every node. */
   requestCancel (jobId: string): Promise<void>
   onCancelRequest (listener: (jobId: string) => void): Unsubscribe
+  /** Whether this node hears every node's events now (absent: always, as in one process). */
+  health?: () => { ok: boolean, error?: string }
   /** Stops delivery; safe to call twice. */
   close (): Promise<void>
 }

@@ -9,6 +9,12 @@ export interface ClaimBounds {
   typeConcurrency: (type: string) => number | undefined
 }
 
+/** What a heartbeat found: leases lost, and jobs whose cancel was requested meanwhile. */
+export interface HeartbeatAnswer {
+  lost: string[]
+  canceled: string[]
+}
+
 /** What `insertOrGet` did. */
 export type InsertOutcome =
   | { status: 'created', job: JobRecord }
@@ -50,8 +56,17 @@ export interface JobStore extends BatchStore, NotificationStore {
    * FIFO per owner and type, under `bounds`. Each is written `running` with a lease until now + `leaseMs`.
    */
   claim (node: string, max: number, bounds: ClaimBounds, leaseMs: number): Promise<JobRecord[]>
-  /** Extends the leases `node` holds on `ids`; resolves with the ids whose lease `node` no longer holds. */
-  heartbeat (node: string, ids: string[], leaseMs: number): Promise<string[]>
+  /**
+   * Extends the leases `node` holds on `ids`; resolves with the ids whose lease `node` no longer holds (`lost`), and
+   * those of the rest whose cancel was requested (`canceled`: the node stops them).
+   */
+  heartbeat (node: string, ids: string[], leaseMs: number): Promise<HeartbeatAnswer>
+  /**
+   * Records on a running job that its owner asked to cancel it (no version change: the running node's copy stays
+   * current), so that its node stops it at the next heartbeat even if it missed the cancel notification.
+   * Resolves with whether the job was running.
+   */
+  requestCancel (id: string): Promise<boolean>
   /** Running jobs whose lease has expired at `now` (their node stopped heartbeating): to be re-queued or failed. */
   expiredLeases (now: number, limit: number): Promise<JobRecord[]>
   /** The earliest `runAt` of a queued job in the future, if any: when a claim may next find work. */

@@ -1,4 +1,5 @@
 import pg from 'pg'
+import { JobcastError } from '../../errors.ts'
 import { migrate } from './migrations.ts'
 
 /** The subset of a pino logger the PostgreSQL adapters write to. */
@@ -72,10 +73,34 @@ export class PgDatabase {
     return new pg.Client(this.#config)
   }
 
-  /** Runs `fn` in a transaction on one connection: committed if it resolves, rolled back if it throws. */
+  /** Runs one statement on any connection of the pool; a lost or refused connection rejects with {@link unavailable}. */
+  async query<R extends pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(text, values)
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  /**
+   * Runs `fn` in a transaction on one connection: committed if it resolves, rolled back if it throws. A lost or
+   * refused connection rejects with {@link unavailable} (the commit of a lost one is unknown: re-read, never re-send).
+   */
   async transaction<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    try {
+      return await this.#transaction(fn)
+    } catch (err) {
+      throw unavailable(err)
+    }
+  }
+
+  async #transaction<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect()
     let broken: unknown
+    // A checked-out client has no pool listener: a connection lost between two statements would emit an
+    // unhandled 'error' (and end the process). The next statement rejects with it instead.
+    const onError = (err: Error): void => { broken ??= err }
+    client.on('error', onError)
     try {
       await client.query('BEGIN')
       const result = await fn(client)
@@ -87,6 +112,7 @@ export class PgDatabase {
       throw err
     } finally {
       // A connection that failed mid-transaction may be unusable: release(err) destroys it instead of pooling it.
+      client.off('error', onError)
       client.release(broken instanceof Error && isConnectionError(broken) ? broken : undefined)
     }
   }
@@ -110,10 +136,20 @@ export class PgDatabase {
   }
 }
 
+/**
+ * The error to raise for `err`: a connection that failed (server restarting, unreachable, pool exhausted) becomes a
+ * 503 `STORE_UNAVAILABLE`, which clients may retry; anything else (a statement's own error) is passed through.
+ */
+export function unavailable (err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof JobcastError || !isConnectionError(err)) return err
+  return new JobcastError('STORE_UNAVAILABLE', 'the database cannot be reached right now; try again in a moment', 503, { cause: err })
+}
+
 /** Whether `err` says the connection (not the statement) failed: the server went away or the socket broke. */
 export function isConnectionError (err: Error): boolean {
   const code = (err as { code?: unknown }).code
-  if (typeof code !== 'string') return /Connection terminated|connection/i.test(err.message)
+  // pg-pool's "timeout exceeded when trying to connect" has no code, nor has "Connection terminated unexpectedly".
+  if (typeof code !== 'string') return /Connection terminated|connection|trying to connect|not queryable/i.test(err.message)
   // 08: connection exceptions; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now; E*: socket errors.
   return code.startsWith('08') || code.startsWith('57P') || code.startsWith('E')
 }

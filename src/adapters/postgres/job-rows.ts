@@ -35,12 +35,11 @@ function toColumn (field: Field, value: unknown): unknown {
   return value === undefined || value === null ? null : JSON.stringify(value)
 }
 
-/** Columns and values of an INSERT of `job`, in matching order. */
-export function insertColumns (job: JobRecord): { columns: string[], values: unknown[] } {
-  return {
-    columns: ['id', ...FIELDS.map((f) => COLUMNS[f].column), 'lease_node', 'lease_expires_at', 'version'],
-    values: [job.id, ...FIELDS.map((f) => toColumn(f, job[f])), job.lease?.node ?? null, job.lease?.expiresAt ?? null, job.version]
-  }
+/** `job` as one JSON object keyed by column (JSON fields as values, not text): for `json_populate_record`. */
+export function jobRowJson (job: JobRecord): string {
+  const row: Record<string, unknown> = { id: job.id, lease_node: job.lease?.node ?? null, lease_expires_at: job.lease?.expiresAt ?? null, version: job.version }
+  for (const field of FIELDS) row[COLUMNS[field].column] = job[field] ?? null
+  return JSON.stringify(row)
 }
 
 /**

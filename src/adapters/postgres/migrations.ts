@@ -119,6 +119,31 @@ const MIGRATIONS: string[] = [
   CREATE INDEX deliveries_subject ON jobcast.deliveries (subject_id, created_at);
   CREATE INDEX deliveries_due ON jobcast.deliveries (next_at) WHERE state = 'pending';
   CREATE TABLE jobcast.webhook_secrets (owner text PRIMARY KEY, secret text NOT NULL, created_at bigint NOT NULL);
+  `,
+  // 3: a cancel recorded on the running job, for the node that missed its notification (seen at its heartbeat).
+  `
+  ALTER TABLE jobcast.jobs ADD COLUMN cancel_requested_at bigint;
+  `,
+  // 4: admission in one round trip. The owner's lock, the idempotency look-up, the count and the insert run in the
+  // server; each statement of a VOLATILE function takes a fresh snapshot, so the look-up and the count see every
+  // insert committed before the lock was granted. The lock is held for microseconds instead of five round trips.
+  `
+  CREATE FUNCTION jobcast.insert_or_get(job jobcast.jobs, max_queued bigint, lock_namespace integer)
+  RETURNS TABLE (status text, row_json json) LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    earlier jobcast.jobs;
+    queued bigint;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(lock_namespace, hashtext(job.owner));
+    IF job.idempotency_key IS NOT NULL THEN
+      SELECT * INTO earlier FROM jobcast.jobs j WHERE j.owner = job.owner AND j.idempotency_key = job.idempotency_key;
+      IF FOUND THEN RETURN QUERY SELECT 'existing'::text, row_to_json(earlier); RETURN; END IF;
+    END IF;
+    SELECT count(*) INTO queued FROM jobcast.jobs j WHERE j.owner = job.owner AND j.state = 'queued';
+    IF queued >= max_queued THEN RETURN QUERY SELECT 'queue-full'::text, NULL::json; RETURN; END IF;
+    INSERT INTO jobcast.jobs SELECT (job).*;
+    RETURN QUERY SELECT 'created'::text, NULL::json;
+  END $$;
   `
 ]
 
@@ -132,6 +157,9 @@ export const SCHEMA_VERSION = MIGRATIONS.length
  */
 export async function migrate (pool: pg.Pool): Promise<void> {
   const client = await pool.connect()
+  // Lost between two statements, the connection must not emit an unhandled 'error': the next statement fails.
+  const ignore = (): void => {}
+  client.on('error', ignore)
   try {
     await client.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LockKey.migrate])
     try {
@@ -157,6 +185,7 @@ export async function migrate (pool: pg.Pool): Promise<void> {
       await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LockKey.migrate])
     }
   } finally {
+    client.off('error', ignore)
     client.release()
   }
 }

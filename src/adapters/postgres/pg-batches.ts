@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { emptyCounts, type BatchCounts, type BatchInsertOutcome, type BatchQuery, type BatchRecord } from '../../core/batch-model.ts'
 import type { JobPatch, JobRecord, JobState } from '../../core/model.ts'
-import { insertColumns, patchAssignments, toRecord, type JobRow } from './job-rows.ts'
+import { jobRowJson, patchAssignments, toRecord, type JobRow } from './job-rows.ts'
 import { OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { enqueueDeliveries, enqueueForJob, type Query, type Queryable } from './pg-outbox.ts'
 
@@ -30,11 +30,9 @@ export class PgBatches {
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [batch.id, batch.type, batch.owner, JSON.stringify(batch.input ?? null), batch.total, batch.createdAt,
         batch.finishedAt, batch.idempotencyKey, batch.requestHash, batch.notify === null ? null : JSON.stringify(batch.notify)])
       for (let at = 0; at < children.length; at += INSERT_CHUNK) {
-        const chunk = children.slice(at, at + INSERT_CHUNK).map(insertColumns)
-        const columns = chunk[0]!.columns
-        const values = chunk.flatMap((c) => c.values)
-        const tuples = chunk.map((_, row) => `(${columns.map((_, i) => `$${row * columns.length + i + 1}`).join(', ')})`)
-        await client.query(`INSERT INTO jobcast.jobs (${columns.join(', ')}) VALUES ${tuples.join(', ')}`, values)
+        // One statement per chunk: the children as a JSON array of rows, each populated into the jobs row type.
+        const rows = `[${children.slice(at, at + INSERT_CHUNK).map(jobRowJson).join(',')}]`
+        await client.query('INSERT INTO jobcast.jobs SELECT * FROM json_populate_recordset(NULL::jobcast.jobs, $1::json)', [rows])
       }
       await finishIfDone(client, batch.id, batch.createdAt)
       const { rows } = await client.query('SELECT * FROM jobcast.batches WHERE id = $1', [batch.id])

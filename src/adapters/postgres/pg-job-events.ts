@@ -101,7 +101,7 @@ export class PgJobEvents implements JobEvents {
 
   async publish (event: JobEventInput): Promise<JobEvent> {
     this.#assertOpen()
-    const published = this.#fanout.track(this.#db.pool.query<{ id: number, seq: number }>(PUBLISH,
+    const published = this.#fanout.track(this.#db.query<{ id: number, seq: number }>(PUBLISH,
       [event.owner, event.kind, event.jobId, event.batchId, event.data, Date.now()]).then(({ rows }) => {
       const row = rows[0]!
       if (event.job !== undefined) this.#fanout.remember(row.id, event.job)
@@ -120,7 +120,7 @@ export class PgJobEvents implements JobEvents {
     const match = CURSOR.exec(cursor)
     if (match === null || match[1] !== this.#epoch) return undefined
     const after = Number(match[2])
-    const { rows } = await this.#db.pool.query<EventRow & { head: number, pruned: number }>(SINCE, [owner, after])
+    const { rows } = await this.#db.query<EventRow & { head: number, pruned: number }>(SINCE, [owner, after])
     if (rows[0] === undefined) return after === 0 ? [] : undefined
     const { head, pruned } = rows[0]
     if (after > head || after < pruned) return undefined
@@ -131,13 +131,13 @@ export class PgJobEvents implements JobEvents {
 
   async head (owner: string): Promise<string> {
     this.#assertOpen()
-    const { rows } = await this.#db.pool.query<{ seq: number }>('SELECT seq FROM jobcast.event_owners WHERE owner = $1', [owner])
+    const { rows } = await this.#db.query<{ seq: number }>('SELECT seq FROM jobcast.event_owners WHERE owner = $1', [owner])
     return `${this.#epoch}-${rows[0]?.seq ?? 0}`
   }
 
   async requestCancel (jobId: string): Promise<void> {
     this.#assertOpen()
-    await this.#db.pool.query('SELECT pg_notify($1, $2)', [CHANNEL, `c:${jobId}`])
+    await this.#db.query('SELECT pg_notify($1, $2)', [CHANNEL, `c:${jobId}`])
   }
 
   onCancelRequest (listener: (jobId: string) => void): Unsubscribe {

@@ -2,10 +2,10 @@ import type pg from 'pg'
 import type { BatchCounts, BatchInsertOutcome, BatchQuery, BatchRecord, DeliveryRecord, DeliveryState, NotifyTargets, StoredAttempt } from '../../core/batch-model.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
-import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
+import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { PgDatabase } from './database.ts'
 import { type Candidate, type ClaimState, pickFair } from './fair-pick.ts'
-import { insertColumns, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
+import { jobRowJson, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { PgBatches } from './pg-batches.ts'
 import { PgOutbox } from './pg-outbox.ts'
@@ -50,20 +50,15 @@ export class PgJobStore implements JobStore {
   }
 
   async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
-    return await this.#transaction(async (client) => {
-      // One writer per owner at a time: the idempotency check, the count and the insert see each other's commits.
-      await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [OWNER_LOCK_NAMESPACE, job.owner])
-      if (job.idempotencyKey !== null) {
-        const { rows } = await client.query<JobRow>('SELECT * FROM jobcast.jobs WHERE owner = $1 AND idempotency_key = $2', [job.owner, job.idempotencyKey])
-        if (rows[0] !== undefined) return { status: 'existing', job: toRecord(rows[0]) }
-      }
-      const { rows: [count] } = await client.query<{ n: number }>("SELECT count(*) AS n FROM jobcast.jobs WHERE owner = $1 AND state = 'queued'", [job.owner])
-      if (count!.n >= limits.maxQueued) return { status: 'queue-full' }
-      const { columns, values } = insertColumns(job)
-      const { rows } = await client.query<JobRow>(
-        `INSERT INTO jobcast.jobs (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')}) RETURNING *`, values)
-      return { status: 'created', job: toRecord(rows[0]!) }
-    })
+    // One round trip (jobcast.insert_or_get, migration 3): the owner's lock, the idempotency look-up, the count
+    // and the insert, serialized per owner on every node.
+    const { rows } = await this.#query<{ status: InsertOutcome['status'], row_json: JobRow | null }>(
+      'SELECT * FROM jobcast.insert_or_get(json_populate_record(NULL::jobcast.jobs, $1::json), $2, $3)',
+      [jobRowJson(job), limits.maxQueued, OWNER_LOCK_NAMESPACE])
+    const { status, row_json: existing } = rows[0]!
+    if (status === 'existing') return { status, job: toRecord(existing!) }
+    if (status === 'queue-full') return { status }
+    return { status: 'created', job }
   }
 
   async get (id: string): Promise<JobRecord | undefined> {
@@ -123,7 +118,7 @@ export class PgJobStore implements JobStore {
       const picked = pickFair(candidates, state, bounds, max)
       if (picked.length === 0) return []
       const { rows: claimed } = await client.query<JobRow>(`
-        UPDATE jobcast.jobs SET state = 'running', lease_node = $2, lease_expires_at = $3, started_at = $4, version = version + 1
+        UPDATE jobcast.jobs SET state = 'running', lease_node = $2, lease_expires_at = $3, started_at = $4, cancel_requested_at = NULL, version = version + 1
         WHERE id IN (SELECT id FROM jobcast.jobs WHERE id = ANY($1) AND state = 'queued' FOR UPDATE SKIP LOCKED)
         RETURNING *`, [picked.map((c) => c.id), node, now + leaseMs, now])
       const byId = new Map(claimed.map((row) => [row.id as string, toRecord(row)]))
@@ -163,16 +158,23 @@ export class PgJobStore implements JobStore {
       ON CONFLICT (owner) DO UPDATE SET served = excluded.served`, [[...turns.keys()], [...turns.values()]])
   }
 
-  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<string[]> {
-    if (ids.length === 0) return []
+  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<HeartbeatAnswer> {
+    if (ids.length === 0) return { lost: [], canceled: [] }
     const now = Date.now()
     // A lease that has run out is lost even before another node re-queues the job: the holder must stop, since
     // any node may take the job from then on.
-    const { rows } = await this.#query<{ id: string }>(`
+    const { rows } = await this.#query<{ id: string, canceled: boolean }>(`
       UPDATE jobcast.jobs SET lease_expires_at = $3
-      WHERE id = ANY($1) AND state = 'running' AND lease_node = $2 AND lease_expires_at > $4 RETURNING id`, [ids, node, now + leaseMs, now])
+      WHERE id = ANY($1) AND state = 'running' AND lease_node = $2 AND lease_expires_at > $4
+      RETURNING id, cancel_requested_at IS NOT NULL AS canceled`, [ids, node, now + leaseMs, now])
     const kept = new Set(rows.map((row) => row.id))
-    return ids.filter((id) => !kept.has(id))
+    return { lost: ids.filter((id) => !kept.has(id)), canceled: rows.filter((row) => row.canceled).map((row) => row.id) }
+  }
+
+  async requestCancel (id: string): Promise<boolean> {
+    // Not a change of the job's version: the running node's copy stays current, its outcome is still written.
+    const { rowCount } = await this.#query("UPDATE jobcast.jobs SET cancel_requested_at = $2 WHERE id = $1 AND state = 'running'", [id, Date.now()])
+    return rowCount === 1
   }
 
   async expiredLeases (now: number, limit: number): Promise<JobRecord[]> {
@@ -246,7 +248,7 @@ export class PgJobStore implements JobStore {
   async #query<R extends pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     this.#assertOpen()
     try {
-      return await this.#db.pool.query<R>(text, values)
+      return await this.#db.query<R>(text, values)
     } catch (err) {
       this.#lastError = (err as Error).message
       throw err

@@ -98,7 +98,7 @@ export class PgUserStore implements UserStore {
 
   async #query<R extends pg.QueryResultRow> (text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     if (this.#closed) throw new JobcastError('STORE_CLOSED', 'the user store is closed', 503)
-    return await this.#db.pool.query<R>(text, values)
+    return await this.#db.query<R>(text, values)
   }
 
   async #transaction<T> (fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3'
 import type { BatchCounts, BatchInsertOutcome, BatchQuery, BatchRecord, DeliveryRecord, DeliveryState, NotifyTargets, StoredAttempt } from '../../core/batch-model.ts'
 import { FairQueue } from '../../core/fair-queue.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
-import type { ClaimBounds, InsertOutcome, JobStore } from '../../ports/job-store.ts'
+import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { Db } from './database.ts'
 import { COLUMN_FIELDS, FIELDS, insertValues, toColumns, toRecord, type Row } from './job-row.ts'
 import { SqliteBatches } from './sqlite-batches.ts'
@@ -16,6 +16,8 @@ interface Meta {
   version: number
   leaseNode: string | null
   leaseExpiresAt: number | null
+  /** Its owner asked to cancel it while it ran (kept in memory: one process hears every cancel anyway). */
+  cancelRequested?: boolean
 }
 
 /** Settings of the SQLite job store. */
@@ -200,6 +202,7 @@ export class SqliteJobStore implements JobStore {
     meta.state = next.state
     meta.leaseNode = next.lease?.node ?? null
     meta.leaseExpiresAt = next.lease?.expiresAt ?? null
+    if (next.state !== 'running') meta.cancelRequested = false
     if (was === 'running' && next.state !== 'running') this.#fair.markStopped(meta.owner, meta.type)
     if (was === 'queued' && next.state !== 'queued') this.#fair.remove(id)
     if (next.state === 'queued' && (was !== 'queued' || !this.#fair.has(id))) {
@@ -237,13 +240,15 @@ export class SqliteJobStore implements JobStore {
       meta.version = next.version
       meta.leaseNode = node
       meta.leaseExpiresAt = now + leaseMs
+      meta.cancelRequested = false
       claimed.push(next)
     }
     return claimed
   }
 
-  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<string[]> {
+  async heartbeat (node: string, ids: string[], leaseMs: number): Promise<HeartbeatAnswer> {
     const lost: string[] = []
+    const canceled: string[] = []
     const expiresAt = Date.now() + leaseMs
     for (const id of ids) {
       const meta = this.#meta.get(id)
@@ -252,10 +257,18 @@ export class SqliteJobStore implements JobStore {
         continue
       }
       meta.leaseExpiresAt = expiresAt
+      if (meta.cancelRequested === true) canceled.push(id)
       // A lease renewal is not a change of the job: no version bump, so it never races a transition.
       this.#queueUpdate(id, [['lease_expires_at', expiresAt]], 0)
     }
-    return lost
+    return { lost, canceled }
+  }
+
+  async requestCancel (id: string): Promise<boolean> {
+    const meta = this.#meta.get(id)
+    if (meta?.state !== 'running') return false
+    meta.cancelRequested = true
+    return true
   }
 
   async expiredLeases (now: number, limit: number): Promise<JobRecord[]> {

@@ -1,0 +1,22 @@
+import type { Logger } from 'pino'
+import { filesDirOf, type Config } from '../config.ts'
+import { LocalFileStore } from '../adapters/local-file-store.ts'
+import { openPostgres } from '../adapters/postgres/index.ts'
+import { openEmbeddedAdapters, type Adapters } from './embedded-adapters.ts'
+
+export type { Adapters } from './embedded-adapters.ts'
+
+/**
+ * The adapters `config` selects: PostgreSQL (jobs, events, users) when `databaseUrl` is set, for one node of a
+ * cluster (no data-folder lock: every node shares the database); otherwise the embedded SQLite ones. Files are
+ * under `filesDir` either way.
+ */
+export async function openAdapters (config: Config, log: Logger): Promise<Adapters> {
+  if (config.databaseUrl === '') return await openEmbeddedAdapters(config, log)
+  const pg = await openPostgres(config.databaseUrl, {
+    log: log.child({ component: 'postgres' }),
+    // Events older than the retention or beyond the replay buffer of a user are pruned; a cursor before them gets a snapshot.
+    events: { retention: { maxPerOwner: Math.max(1, config.replayBuffer) } }
+  })
+  return { store: pg.jobs, events: pg.events, files: new LocalFileStore(filesDirOf(config)), users: pg.users, close: pg.close }
+}

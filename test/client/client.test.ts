@@ -114,5 +114,5 @@ test('startJob with files, cancelJob, and errors with the server\'s code', async
   t.ok(err instanceof JobcastRequestError)
   t.equal((err as JobcastRequestError).code, 'INVALID_INPUT')
   t.equal((err as JobcastRequestError).status, 400)
-  t.same(await client.listBatches(), undefined, 'no batches API yet: undefined, not an error')
+  t.same(await client.listBatches(), [], 'the batches API answers: none yet')
 })

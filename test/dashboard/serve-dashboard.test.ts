@@ -48,9 +48,9 @@ test('dashboard/session says whether the cookie signs someone in, without a 401'
   const { base } = await startLiveServer(t)
   const anonymous = await fetch(new URL('dashboard/session', base))
   t.equal(anonymous.status, 200)
-  t.same(await anonymous.json(), { signedIn: false, user: null, batches: false })
+  t.same(await anonymous.json(), { signedIn: false, user: null, batches: true })
   const signIn = await fetch(new URL('api/session', base), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: TOKENS.bob }) })
   const cookie = signIn.headers.get('set-cookie')!.split(';')[0]!
   const signed = await fetch(new URL('dashboard/session', base), { headers: { cookie } })
-  t.same(await signed.json(), { signedIn: true, user: 'bob', batches: false })
+  t.same(await signed.json(), { signedIn: true, user: 'bob', batches: true })
 })

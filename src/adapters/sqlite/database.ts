@@ -6,7 +6,7 @@ import { join } from 'node:path'
 export type Db = Database.Database
 
 // Each entry moves the schema one version forward; PRAGMA user_version records how far a file is.
-const MIGRATIONS: string[] = [
+export const MIGRATIONS: string[] = [
   `
   CREATE TABLE jobs (
     id TEXT PRIMARY KEY,

@@ -1,5 +1,7 @@
 import { test } from 'tap'
-import { openDatabase } from '../../../src/adapters/sqlite/database.ts'
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { MIGRATIONS, openDatabase } from '../../../src/adapters/sqlite/database.ts'
 import { hashSecret, MIN_TOKEN_LENGTH, SqliteUserStore } from '../../../src/adapters/sqlite/sqlite-user-store.ts'
 import { tempDataDir, type Teardown } from '../../helper.ts'
 
@@ -101,17 +103,18 @@ test('close is safe to call twice', async (t) => {
 
 test('a data folder of schema version 2 gets the user indexes of version 3 and keeps its users', async (t) => {
   const dataDir = tempDataDir(t)
-  const first = SqliteUserStore.open(dataDir)
-  const token = await first.grantToken('alice')
-  await first.close()
-  // Take the file back to what version 2 made: the same tables, without the indexes of migration 3.
-  const db = openDatabase(dataDir)
-  db.exec('DROP INDEX tokens_user; DROP INDEX sessions_user; DROP INDEX sessions_expiry; PRAGMA user_version = 2')
-  db.close()
+  // A file as version 2 made it: the first two migrations only.
+  const old = new Database(join(dataDir, 'jobcast.db'))
+  for (const migration of MIGRATIONS.slice(0, 2)) old.exec(migration)
+  old.pragma('user_version = 2')
+  const token = 'token-from-version-2'
+  old.prepare('INSERT INTO users (name, created_at) VALUES (?, ?)').run('alice', Date.now())
+  old.prepare('INSERT INTO tokens (hash, user_name, created_at) VALUES (?, ?, ?)').run(hashSecret(token), 'alice', Date.now())
+  old.close()
 
   const reopened = openDatabase(dataDir)
   t.teardown(() => { reopened.close() })
-  t.equal(reopened.pragma('user_version', { simple: true }), 3)
+  t.equal(reopened.pragma('user_version', { simple: true }), MIGRATIONS.length)
   const indexes = reopened.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('tokens_user', 'sessions_user', 'sessions_expiry') ORDER BY name").pluck().all()
   t.same(indexes, ['sessions_expiry', 'sessions_user', 'tokens_user'])
   const store = new SqliteUserStore(reopened)

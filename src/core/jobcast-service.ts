@@ -65,6 +65,7 @@ export class JobcastService {
   readonly #abortGraceMs: number
   #unsubscribe: (() => void) | undefined
   #accepting = false
+  #dispatchTimer: NodeJS.Timeout | undefined
 
   constructor (adapters: EngineAdapters, registry: JobRegistry, views: JobViews, settings: EngineSettings, log: Logger) {
     const { store, events, files } = adapters
@@ -109,7 +110,14 @@ export class JobcastService {
     await this.runner.start()
     this.retention.start()
     // A terminal write carries its outbox rows (and a batch's end): look for them as soon as it is announced.
-    this.#unsubscribe ??= this.events.subscribe((event) => { if (TERMINAL_EVENTS.has(event.kind)) this.notifications.dispatcher.wake() })
+    // A finished job or batch may have notifications due: one look per 50 ms at most, not a store query per job.
+    this.#unsubscribe ??= this.events.subscribe((event) => {
+      if (!TERMINAL_EVENTS.has(event.kind) || this.#dispatchTimer !== undefined) return
+      this.#dispatchTimer = setTimeout(() => {
+        this.#dispatchTimer = undefined
+        this.notifications.dispatcher.wake()
+      }, 50)
+    })
     this.notifications.dispatcher.start()
   }
 
@@ -120,6 +128,8 @@ export class JobcastService {
     await this.runner.stop(graceMs)
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
+    clearTimeout(this.#dispatchTimer)
+    this.#dispatchTimer = undefined
     await this.notifications.dispatcher.stop()
   }
 

@@ -46,7 +46,7 @@ export class SqliteJobStore implements JobStore {
   // Nodes that claimed through this store: running jobs leased to any other node were left by an earlier process.
   readonly #nodes = new Set<string>()
   // Writes waiting for the turn's commit: inserts in order, then one merged update per job.
-  #inserts = new Map<string, { values: unknown[], key: string | null }>()
+  #inserts = new Map<string, { values: unknown[], key: string | null, job: JobRecord }>()
   #pendingKeys = new Map<string, string>()
   #updates = new Map<string, { columns: Map<string, unknown>, bumps: number }>()
   // Jobs made terminal by the queued updates: their outbox rows and batch ends join the same commit.
@@ -114,7 +114,7 @@ export class SqliteJobStore implements JobStore {
     }
     // Checked and written in one synchronous step: no other start can slip between the count and the insert.
     if (this.#fair.queuedFor(job.owner) >= limits.maxQueued) return { status: 'queue-full' }
-    this.#inserts.set(job.id, { values: insertValues(job), key })
+    this.#inserts.set(job.id, { values: insertValues(job), key, job })
     if (key !== null) this.#pendingKeys.set(key, job.id)
     this.#meta.set(job.id, { owner: job.owner, type: job.type, state: job.state, version: job.version, leaseNode: null, leaseExpiresAt: null })
     this.#fair.add(job)
@@ -222,16 +222,19 @@ export class SqliteJobStore implements JobStore {
     const now = Date.now()
     const entries = this.#fair.take(max, bounds, now)
     if (entries.length === 0) return []
-    this.flush()
+    // No early commit for the common case: a job inserted this turn is taken as it was inserted, one committed
+    // earlier is read as it is; only a job with a write still queued needs the queue committed first.
+    if (entries.some((e) => this.#updates.has(e.id))) this.flush()
     const claimed: JobRecord[] = []
     for (const entry of entries) {
-      const row = this.#statements.byId.get(entry.id) as Row | undefined
+      const inserted = this.#inserts.get(entry.id)?.job
+      const row = inserted === undefined ? this.#statements.byId.get(entry.id) as Row | undefined : undefined
       const meta = this.#meta.get(entry.id)
-      if (row === undefined || meta === undefined) {
+      if ((inserted === undefined && row === undefined) || meta === undefined) {
         this.#fair.markStopped(entry.owner, entry.type)
         continue
       }
-      const job = toRecord(row)
+      const job = inserted !== undefined ? { ...inserted } : toRecord(row!)
       const patch: JobPatch = { state: 'running', startedAt: now, lease: { node, expiresAt: now + leaseMs } }
       this.#queueUpdate(job.id, toColumns(patch), 1)
       const next: JobRecord = { ...job, ...patch, version: job.version + 1 }

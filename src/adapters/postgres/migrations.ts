@@ -144,6 +144,11 @@ const MIGRATIONS: string[] = [
     INSERT INTO jobcast.jobs SELECT (job).*;
     RETURN QUERY SELECT 'created'::text, NULL::json;
   END $$;
+  `,
+  // 5: each user's default notify targets; retention finds ended batches without a scan.
+  `
+  CREATE TABLE jobcast.notify_defaults (owner text PRIMARY KEY, webhook text, email text, updated_at bigint NOT NULL);
+  CREATE INDEX batches_finished ON jobcast.batches (finished_at) WHERE finished_at IS NOT NULL;
   `
 ]
 

@@ -4,6 +4,7 @@ import { parseNotify } from '../notify/notify-targets.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents } from '../ports/job-events.ts'
 import type { JobStore } from '../ports/job-store.ts'
+import type { ServiceLimiter } from '../ports/service-limiter.ts'
 import type { JobViews } from '../schemas/job.ts'
 import type { BatchLimits } from '../uploads/receive-batch.ts'
 import type { PartsSource } from '../uploads/receive-upload.ts'
@@ -43,6 +44,8 @@ export interface EngineAdapters {
   store: JobStore
   events: JobEvents
   files: FileStore
+  /** Where service limits are held (default: in this process); shared by nodes that share the store. */
+  limiter?: ServiceLimiter | undefined
 }
 
 /**
@@ -79,7 +82,7 @@ export class JobcastService {
     this.#abortGraceMs = settings.abortGraceMs
     this.#allow = settings.notifications.allow
     this.lifecycle = new Lifecycle({ store, events, views, log })
-    this.runner = new JobRunner({ ...settings, store, events, files, registry, lifecycle: this.lifecycle, log })
+    this.runner = new JobRunner({ ...settings, store, events, files, registry, lifecycle: this.lifecycle, log, limiter: adapters.limiter })
     this.intake = new JobIntake({
       store,
       files,

@@ -1,5 +1,7 @@
 // Protection of an external service shared by many jobs: at most N at once and R starts a second, per key.
 
+import type { ServiceLimiter } from '../ports/service-limiter.ts'
+
 /** A job type's share of an external service: every job of every type naming `key` counts against the same bounds. */
 export interface ServiceLimits {
   /** Name of the service (e.g. 'sat-api'); types with the same key share the bounds. */
@@ -21,11 +23,11 @@ interface KeyState {
 }
 
 /**
- * Process-wide limiters by key: a FIFO semaphore for `concurrency` and an evenly spaced schedule for
- * `ratePerSecond`. The first limits seen for a key are the ones in force. Across nodes each node applies its own
- * bounds (N nodes allow N × concurrency); a cluster-wide bound needs the shared store's claim bounds.
+ * Process-wide limiters by key: a FIFO semaphore for `concurrency` and a schedule that spaces starts by
+ * 1000 / `ratePerSecond` ms. The first limits seen for a key are the ones in force. Exact in one process (the
+ * SQLite server); nodes that share PostgreSQL use its `PgServiceLimiter`, which gates on one of these first.
  */
-export class KeyLimiters {
+export class KeyLimiters implements ServiceLimiter {
   readonly #keys = new Map<string, KeyState>()
 
   /** Waits for a slot of `limits.key` (rejecting with the signal's reason on abort); resolves with its release. */

@@ -243,10 +243,12 @@ export class JobRunner {
   }
 
   #run (job: JobRecord): void {
-    const { lifecycle, progressIntervalMs } = this.#o
+    const { lifecycle, progressIntervalMs, log } = this.#o
     const live = new LiveJob(job, async (current, kind, patch) => kind === undefined
       ? await lifecycle.write(current, patch)
-      : await lifecycle.transition(current, kind, patch), progressIntervalMs)
+      : await lifecycle.transition(current, kind, patch), progressIntervalMs, (err) => {
+      log.warn({ err, jobId: job.id }, 'a progress write failed; the next write carries the latest value')
+    })
     this.#live.set(job.id, live)
     this.#leaseUntil.set(job.id, job.lease?.expiresAt ?? Date.now() + this.#o.leaseMs)
     this.#execute(live).catch((err: unknown) => {

@@ -27,18 +27,23 @@ t.test('PostgreSQL restarted during a run: 503s meanwhile, the nodes recover by 
     }
   })()
   const downOn = new Map<Node, { health: number, start: { status: number, code?: string | undefined } }>()
+  let away = false
   try {
     await server.stop()
+    away = true
     for (const node of nodes) {
       const health = await pollUntil(async () => { const s = await healthStatus(node); return s === 503 ? s : undefined }, `${node.id} to report unhealthy`, 15_000, 50)
-      const res = await start(node, 'dave', 'sleep', { seconds: 0.1 })
+      const res = await start(node, 'dave', 'sleep', { seconds: 0.1 }).catch((err: Error) => ({ status: 0, body: { id: '', code: err.message } }))
       downOn.set(node, { health, start: { status: res.status, code: res.body.code } })
     }
     await server.start()
+    away = false
     for (const node of nodes) await pollUntil(async () => await healthStatus(node) === 200 ? true : undefined, `${node.id} healthy again`, 30_000, 100)
   } finally {
     probing = false
     await prober
+    // Back up whatever failed: the teardown drops the database on it.
+    if (away) await server.start()
   }
   for (const [node, seen] of downOn) {
     t.equal(seen.health, 503, `${node.id}: /healthz answered 503 while the database was away`)

@@ -228,7 +228,13 @@ export class JobRunner {
     const now = Date.now()
     for (const job of await store.expiredLeases(now, 100)) {
       if (this.#live.has(job.id)) continue
-      if (job.attempt >= job.maxAttempts) {
+      if (job.cancelRequested === true) {
+        // Its owner canceled it while its node was gone: it ends here, it does not run again.
+        const message = `canceled by its owner while the node running attempt ${job.attempt} was stopped`
+        if (await lifecycle.transition(job, 'canceled', { state: 'canceled', finishedAt: now, lease: null, error: { code: 'CANCELED', message } }) !== undefined) {
+          log.warn({ jobId: job.id }, 'job canceled while its node was stopped: ended canceled')
+        }
+      } else if (job.attempt >= job.maxAttempts) {
         const message = `the node running attempt ${job.attempt} of ${job.maxAttempts} stopped, and no attempt is left`
         if (await lifecycle.transition(job, 'failed', { state: 'failed', finishedAt: now, lease: null, error: { code: 'INTERRUPTED', message } }) !== undefined) {
           log.warn({ jobId: job.id }, 'job interrupted with no attempt left: failed')

@@ -128,3 +128,24 @@ t.test('SIGKILL of the node running a job: another node completes it (attempt 2)
     WHERE a.job_id = ANY($1) AND b.started_at < coalesce(a.stopped_at, $2::timestamptz) AND a.started_at < coalesce(b.stopped_at, $2::timestamptz)`, [ids, killedAt])
   t.same(overlaps, [], 'no job ever ran on two live nodes at once')
 })
+
+t.test('a cancel of a job whose node was killed: answered canceled once its lease is out, and the job never runs again', async (t) => {
+  const live = nodes.filter((n) => n.process.exitCode === null && n.process.signalCode === null)
+  const id = await started(live[0]!, 'erin', 'probe', { ms: 60_000 })
+  const victim = await runningOn(id)
+  await pollUntil(async () => (await db.query('SELECT 1 FROM probe_runs WHERE job_id = $1', [id])).rowCount === 1 ? true : undefined, 'its handler to start', 10_000)
+  await victim.kill()
+  const other = live.find((n) => n !== victim)!
+  // Its lease (2 s) still holds: the node cannot be asked; the cancel waits for the lease, then ends the job.
+  const res = await fetch(`${other.url}/api/jobs/${id}/cancel`, { method: 'POST', headers: auth('erin'), signal: AbortSignal.timeout(15_000) })
+  t.equal(res.status, 200)
+  const body = await res.json() as { state: string, error: { code: string } | null }
+  t.equal(body.state, 'canceled', `canceled through ${other.id} after ${victim.id} died running it`)
+  t.equal(body.error?.code, 'CANCELED')
+  const [row] = await jobRows(db, [id])
+  t.same([row!.state, row!.attempt], ['canceled', 1], 'stored canceled, at its first attempt')
+  // Reapers go on looking every lease/2: none of them queues it again.
+  await pollUntil(async () => (await db.query('SELECT 1 FROM jobcast.jobs WHERE state = \'running\' AND lease_node = $1', [victim.id])).rowCount === 0 ? true : undefined, 'the dead node\'s other jobs to be reaped', 10_000)
+  const { rows: runs } = await db.query('SELECT node FROM probe_runs WHERE job_id = $1', [id])
+  t.equal(runs.length, 1, 'its handler ran once, on the node that died')
+})

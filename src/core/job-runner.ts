@@ -61,6 +61,8 @@ export class JobRunner {
   #runAtTimer: NodeJS.Timeout | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #claiming = false
+  // The claim under way, if any: stop() waits for it, so that it never queries a store closed after the stop.
+  #filling: Promise<void> | undefined
   #wakeAgain = false
 
   constructor (options: JobRunnerOptions) {
@@ -108,7 +110,7 @@ export class JobRunner {
       return
     }
     this.#claiming = true
-    void this.#fill().finally(() => { this.#claiming = false })
+    this.#filling = this.#fill().finally(() => { this.#claiming = false })
   }
 
   async #fill (): Promise<void> {
@@ -161,6 +163,9 @@ export class JobRunner {
     }
     this.#state = 'stopping'
     for (const timer of this.#timers) clearInterval(timer)
+    clearTimeout(this.#runAtTimer)
+    // What it claims meanwhile runs, and is stopped with the rest below.
+    await this.#filling
     clearTimeout(this.#runAtTimer)
     let graceTimer: NodeJS.Timeout | undefined
     await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, graceMs) })])

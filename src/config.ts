@@ -212,9 +212,24 @@ export function filesDirOf (config: Pick<Config, 'dataDir' | 'filesDir'>): strin
   return config.filesDir === '' ? join(config.dataDir, 'files') : config.filesDir
 }
 
+/** `url` with its password, if any, replaced by `***`: what a message or a log may show of a database URL. */
+export function redactUrl (url: string): string {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password !== '') parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(an unreadable URL)'
+  }
+}
+
 function parseDatabaseUrl (value: string): string {
-  if (value === '' || /^postgres(ql)?:\/\/./.test(value)) return value
-  throw new Error('env/JOBCAST_DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/db), or empty for the embedded SQLite')
+  if (value === '') return value
+  const expected = 'env/JOBCAST_DATABASE_URL must be a PostgreSQL URL (postgres://user@host:5432/db), or empty for the embedded SQLite'
+  if (!/^postgres(ql)?:\/\/./.test(value)) throw new Error(expected)
+  // Never echoed: it may hold a password.
+  if (!URL.canParse(value)) throw new Error(`${expected}; this one cannot be read as a URL (a port out of range, a stray character?)`)
+  return value
 }
 
 function parseBuiltIns (value: string): string[] {

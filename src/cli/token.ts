@@ -1,5 +1,4 @@
-import { SqliteUserStore } from '../adapters/sqlite/sqlite-user-store.ts'
-import type { Config } from '../config.ts'
+import { openCliStores, type StoreSettings } from './cli-stores.ts'
 import { UsageError } from './usage.ts'
 
 const USER_NAME = /^[A-Za-z0-9_.-]{1,64}$/
@@ -10,8 +9,8 @@ export interface Output {
   stderr: { write: (text: string) => unknown }
 }
 
-/** `jobcast token create|list|revoke`, on the data folder of `config`; resolves with the exit code. */
-export async function tokenCommand (args: string[], config: Pick<Config, 'dataDir'>, out: Output): Promise<number> {
+/** `jobcast token create|list|revoke`, on the user store `config` selects (PostgreSQL or the data folder); resolves with the exit code. */
+export async function tokenCommand (args: string[], config: StoreSettings, out: Output): Promise<number> {
   const [action, user, ...extra] = args
   if (action === undefined) throw new UsageError('token needs an action: create <user>, list or revoke <user>')
   if (action !== 'create' && action !== 'list' && action !== 'revoke') throw new UsageError(`unknown token action "${action}": create <user>, list or revoke <user>`)
@@ -23,7 +22,8 @@ export async function tokenCommand (args: string[], config: Pick<Config, 'dataDi
     if (extra.length > 0) throw new UsageError(`token ${action} takes one user, got also "${extra.join(' ')}"`)
   }
 
-  const users = SqliteUserStore.open(config.dataDir)
+  const stores = await openCliStores(config)
+  const { users, where } = stores
   try {
     if (action === 'create') {
       const token = await users.grantToken(user!)
@@ -33,18 +33,18 @@ export async function tokenCommand (args: string[], config: Pick<Config, 'dataDi
     }
     if (action === 'list') {
       const list = await users.listUsers()
-      if (list.length === 0) out.stderr.write(`no users in ${config.dataDir}\n`)
+      if (list.length === 0) out.stderr.write(`no users in ${where}\n`)
       for (const { name, tokens, createdAt } of list) out.stdout.write(`${name}\t${tokens} token${tokens === 1 ? '' : 's'}\tsince ${new Date(createdAt).toISOString()}\n`)
       return 0
     }
     if (!(await users.listUsers()).some((u) => u.name === user)) {
-      out.stderr.write(`jobcast: there is no user "${user}" in ${config.dataDir}\n`)
+      out.stderr.write(`jobcast: there is no user "${user}" in ${where}\n`)
       return 1
     }
     const revoked = await users.revoke(user!)
     out.stderr.write(`revoked ${revoked} token${revoked === 1 ? '' : 's'} and every session of "${user}"\n`)
     return 0
   } finally {
-    await users.close()
+    await stores.close()
   }
 }

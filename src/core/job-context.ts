@@ -47,9 +47,13 @@ export function createJobContext (live: LiveJob, { store, files, log }: JobConte
 
     progress: (update) => { live.progress(update) },
 
-    async checkpoint (state) {
+    checkpoint (state) {
       checkpoint.state = state
-      await persist()
+      const written = persist()
+      // A handler may go on without awaiting its checkpoint: a failed write (the store unreachable) must then not
+      // reject unhandled, which would end the process. One that awaits it still sees the rejection.
+      written.catch((err: unknown) => { log.warn({ err }, 'a checkpoint write failed') })
+      return written
     },
 
     async step (name, fn) {

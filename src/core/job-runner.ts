@@ -64,6 +64,8 @@ export class JobRunner {
   #runAtTimer: NodeJS.Timeout | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #claiming = false
+  // The claim under way, if any: stop() waits for it, so that it never queries a store closed after the stop.
+  #filling: Promise<void> | undefined
   #wakeAgain = false
 
   constructor (options: JobRunnerOptions) {
@@ -112,7 +114,7 @@ export class JobRunner {
       return
     }
     this.#claiming = true
-    void this.#fill().finally(() => { this.#claiming = false })
+    this.#filling = this.#fill().finally(() => { this.#claiming = false })
   }
 
   async #fill (): Promise<void> {
@@ -165,6 +167,9 @@ export class JobRunner {
     }
     this.#state = 'stopping'
     for (const timer of this.#timers) clearInterval(timer)
+    clearTimeout(this.#runAtTimer)
+    // What it claims meanwhile runs, and is stopped with the rest below.
+    await this.#filling
     clearTimeout(this.#runAtTimer)
     let graceTimer: NodeJS.Timeout | undefined
     await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, graceMs) })])
@@ -232,7 +237,13 @@ export class JobRunner {
     const now = Date.now()
     for (const job of await store.expiredLeases(now, 100)) {
       if (this.#live.has(job.id)) continue
-      if (job.attempt >= job.maxAttempts) {
+      if (job.cancelRequested === true) {
+        // Its owner canceled it while its node was gone: it ends here, it does not run again.
+        const message = `canceled by its owner while the node running attempt ${job.attempt} was stopped`
+        if (await lifecycle.transition(job, 'canceled', { state: 'canceled', finishedAt: now, lease: null, error: { code: 'CANCELED', message } }) !== undefined) {
+          log.warn({ jobId: job.id }, 'job canceled while its node was stopped: ended canceled')
+        }
+      } else if (job.attempt >= job.maxAttempts) {
         const message = `the node running attempt ${job.attempt} of ${job.maxAttempts} stopped, and no attempt is left`
         if (await lifecycle.transition(job, 'failed', { state: 'failed', finishedAt: now, lease: null, error: { code: 'INTERRUPTED', message } }) !== undefined) {
           log.warn({ jobId: job.id }, 'job interrupted with no attempt left: failed')
@@ -247,10 +258,12 @@ export class JobRunner {
   }
 
   #run (job: JobRecord): void {
-    const { lifecycle, progressIntervalMs } = this.#o
+    const { lifecycle, progressIntervalMs, log } = this.#o
     const live = new LiveJob(job, async (current, kind, patch) => kind === undefined
       ? await lifecycle.write(current, patch)
-      : await lifecycle.transition(current, kind, patch), progressIntervalMs)
+      : await lifecycle.transition(current, kind, patch), progressIntervalMs, (err) => {
+      log.warn({ err, jobId: job.id }, 'a progress write failed; the next write carries the latest value')
+    })
     this.#live.set(job.id, live)
     this.#leaseUntil.set(job.id, job.lease?.expiresAt ?? Date.now() + this.#o.leaseMs)
     this.#execute(live).catch((err: unknown) => {

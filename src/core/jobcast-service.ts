@@ -217,8 +217,17 @@ export class JobcastService {
         continue // claimed or changed meanwhile: look again
       }
       if (await this.runner.abortLocal(id, new AbortReason('canceled', 'canceled by its owner while it ran'))) continue
-      // Running on another node: ask it, and wait for the job to end there.
-      const ended = this.#untilEnded(id, this.#abortGraceMs + 2000)
+      const now = Date.now()
+      if (job.lease === null || job.lease.expiresAt <= now) {
+        // Its node stopped renewing the lease (killed, cut off): it may no longer write the job, and any node may
+        // end it, as the reaper would. Compare-and-set: if a reap or a late write got there first, look again.
+        const canceled = await this.lifecycle.transition(job, 'canceled', { state: 'canceled', finishedAt: now, lease: null, error: { code: 'CANCELED', message: 'canceled by its owner; the node running it had stopped' } })
+        if (canceled !== undefined) return canceled
+        continue
+      }
+      // Running on another node: ask it, and wait for the job to end there. A live node stops it within a heartbeat
+      // and the abort grace; one that died leaves it until its lease runs out, when it is ended canceled (above).
+      const ended = this.#untilEnded(id, Math.max(this.#abortGraceMs + 2000, job.lease.expiresAt - now + 50))
       // Recorded on the job (its node sees it at its next heartbeat), and announced (its node hears it at once).
       if (!await this.store.requestCancel(id)) {
         ended.stop() // no longer running: look again

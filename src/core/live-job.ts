@@ -4,6 +4,9 @@ import type { JobEventKind, JobPatch, JobRecord, Progress } from './model.ts'
 /** Writes a change of a running job: a transition when `kind` is given, a silent write otherwise; undefined when it lost the job. */
 export type LiveWrite = (job: JobRecord, kind: JobEventKind | undefined, patch: JobPatch) => Promise<JobRecord | undefined>
 
+/** Told of a write no one awaits that failed (a progress flushed in the background while the store was unreachable). */
+export type BackgroundErrorListener = (err: unknown) => void
+
 /** What the handler is told when it is abandoned (it ignored its signal past the grace period). */
 export type AbandonListener = (reason: unknown) => void
 
@@ -17,6 +20,7 @@ export class LiveJob {
   #record: JobRecord
   readonly #write: LiveWrite
   readonly #intervalMs: number
+  readonly #onBackgroundError: BackgroundErrorListener
   #chain: Promise<unknown> = Promise.resolve()
   #pending: Progress | undefined
   #lastFlush = 0
@@ -28,10 +32,11 @@ export class LiveJob {
   #settled: Array<() => void> | undefined
   #isSettled = false
 
-  constructor (record: JobRecord, write: LiveWrite, progressIntervalMs: number) {
+  constructor (record: JobRecord, write: LiveWrite, progressIntervalMs: number, onBackgroundError: BackgroundErrorListener = () => {}) {
     this.#record = record
     this.#write = write
     this.#intervalMs = progressIntervalMs
+    this.#onBackgroundError = onBackgroundError
   }
 
   /** The job as last written, with any progress not yet written on top. */
@@ -81,13 +86,19 @@ export class LiveJob {
     if (this.#timer !== undefined) return
     const wait = this.#lastFlush + this.#intervalMs - Date.now()
     if (wait <= 0) {
-      void this.flushProgress()
+      this.#flushInBackground()
       return
     }
     this.#timer = setTimeout(() => {
       this.#timer = undefined
-      void this.flushProgress()
+      this.#flushInBackground()
     }, wait)
+  }
+
+  // No one awaits these flushes: a write that fails (the store is unreachable) goes to the listener instead of
+  // rejecting unhandled, which would end the process (and with it every job it runs).
+  #flushInBackground (): void {
+    this.flushProgress().catch((err: unknown) => { this.#onBackgroundError(err) })
   }
 
   /** Writes and publishes the progress held back, if any: a state change calls this first, so the final value is seen first. */
@@ -98,7 +109,13 @@ export class LiveJob {
     if (progress === undefined) return
     this.#pending = undefined
     this.#lastFlush = Date.now()
-    await this.write('progress', { progress })
+    try {
+      await this.write('progress', { progress })
+    } catch (err) {
+      // Not written: held back again for the next write, unless a newer value came meanwhile.
+      this.#pending ??= progress
+      throw err
+    }
   }
 
   // Remaining time at the average rate so far.

@@ -69,6 +69,11 @@ export interface JobRecord {
   requestHash: string | null
   /** Set while the job runs. */
   lease: Lease | null
+  /**
+   * True when a cancel was recorded on the running job (by a store that keeps it, for another node to see): a job
+   * whose node stopped is then ended canceled, never run again. Absent otherwise.
+   */
+  cancelRequested?: boolean
   /** Raised by one on every write; compare-and-set updates name the version they read. */
   version: number
 }

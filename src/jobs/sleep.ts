@@ -22,7 +22,8 @@ export default defineJob({
     for (let step = done + 1; step <= steps; step++) {
       await sleep(stepMs, undefined, { signal: ctx.signal })
       if (step === failAt) throw new PermanentError('STEP_FAILED', `step ${step} of ${steps} failed, as asked by failAt`)
-      ctx.checkpoint(step)
+      // Not awaited: a step whose checkpoint is lost (the store unreachable for a moment) is slept again on a re-run.
+      void ctx.checkpoint(step)
       ctx.progress({ current: step, total: steps, message: `step ${step} of ${steps}` })
     }
     return { slept: seconds, steps, resumedAt: done }

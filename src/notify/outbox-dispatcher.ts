@@ -42,6 +42,8 @@ export class OutboxDispatcher {
   #timer: NodeJS.Timeout | undefined
   #interval: NodeJS.Timeout | undefined
   #running = false
+  // The look under way, if any: stop() waits for it, so that it never queries a store closed after the stop.
+  #look: Promise<void> | undefined
   #again = false
   #stopped = true
   readonly #inFlight = new Set<Promise<void>>()
@@ -67,7 +69,7 @@ export class OutboxDispatcher {
       return
     }
     this.#running = true
-    void this.#look().finally(() => { this.#running = false })
+    this.#look = this.#lookForDue().finally(() => { this.#running = false })
   }
 
   /** Stops taking deliveries and waits for the attempts under way. */
@@ -75,10 +77,11 @@ export class OutboxDispatcher {
     this.#stopped = true
     clearInterval(this.#interval)
     clearTimeout(this.#timer)
+    await this.#look
     await Promise.all([...this.#inFlight])
   }
 
-  async #look (): Promise<void> {
+  async #lookForDue (): Promise<void> {
     const { store, log } = this.#o
     try {
       do {

@@ -1,11 +1,9 @@
 // Three `jobcast serve` processes on one PostgreSQL database, and what the cluster tests ask of them.
-import { execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import pg from 'pg'
-import { startChildServer, type ChildServer } from '../child-server.ts'
+import { pollUntil, startChildServer, type ChildServer } from '../child-server.ts'
 import type { Teardown } from '../helper.ts'
 import { createTestDatabase } from '../adapters/postgres/test-database.ts'
 import { PROBE_TABLE } from './jobs/_probe.ts'
@@ -41,9 +39,12 @@ export const NODE_ENV = {
   JOBCAST_TOKENS: USERS.map((u) => `${u}:${tokenOf(u)}`).join(',')
 }
 
-/** Starts `count` nodes on a new database (dropped on teardown, after the nodes are killed). */
-export async function startCluster (t: Teardown, count = 3): Promise<Cluster> {
-  const database = await createTestDatabase()
+/**
+ * Starts `count` nodes on a new database (dropped on teardown, after the nodes are killed), on the shared server
+ * unless `serverUrl` names another.
+ */
+export async function startCluster (t: Teardown, count = 3, serverUrl?: string): Promise<Cluster> {
+  const database = await createTestDatabase(serverUrl)
   const root = mkdtempSync(join(tmpdir(), 'jobcast-cluster-'))
   const db = new pg.Pool({ connectionString: database.url, max: 4 })
   db.on('error', () => {}) // the restart test drops these connections; the pool reconnects
@@ -94,6 +95,19 @@ export async function jobRows (db: pg.Pool, ids: string[]): Promise<Array<{ id: 
   return rows
 }
 
+/** Until every job of `ids` is in a final state (read from the database); resolves with their rows. */
+export async function allEnded (db: pg.Pool, ids: string[], timeoutMs: number): Promise<Awaited<ReturnType<typeof jobRows>>> {
+  return await pollUntil(async () => {
+    const rows = await jobRows(db, ids)
+    return rows.length === ids.length && rows.every((r) => ['completed', 'failed', 'canceled'].includes(r.state)) ? rows : undefined
+  }, `${ids.length} jobs to end`, timeoutMs, 100)
+}
+
+/** The status `/healthz` of `node` answers now (0 when it does not answer). */
+export async function healthStatus (node: Node): Promise<number> {
+  return await fetch(`${node.url}/healthz`, { signal: AbortSignal.timeout(5000) }).then((r) => r.status, () => 0)
+}
+
 /**
  * The most probes of `type` that ran at once: in all, per owner, or per node (peak over the partitions), from
  * their recorded start and stop times (PostgreSQL's clock). A run without a stop counts until `openUntil`.
@@ -113,19 +127,4 @@ export async function peak (db: pg.Pool, type: string, by: 'all' | 'owner' | 'no
 export async function dbNow (db: pg.Pool): Promise<string> {
   const { rows } = await db.query<{ now: Date }>('SELECT clock_timestamp() AS now')
   return rows[0]!.now.toISOString()
-}
-
-const run = promisify(execFile)
-
-/** The PostgreSQL cluster on this machine: `pg_ctlcluster` on the newest installed version's `main`. */
-export function localPostgres (): { restart: () => Promise<void>, ensureRunning: () => Promise<void> } {
-  const version = readdirSync('/etc/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1)!
-  const ctl = async (action: string): Promise<void> => { await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', action], { timeout: 60_000 }) }
-  return {
-    restart: async () => { await ctl('restart') },
-    ensureRunning: async () => {
-      const ready = await run('pg_isready', ['-q', '-h', '127.0.0.1'], { timeout: 10_000 }).then(() => true, () => false)
-      if (!ready) await ctl('start')
-    }
-  }
 }

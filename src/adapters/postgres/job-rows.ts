@@ -3,7 +3,7 @@ import type { ArtifactRecord, JobPatch, JobRecord } from '../../core/model.ts'
 /** A row of jobcast.jobs as pg returns it (json columns parsed, int8 as numbers). */
 export type JobRow = Record<string, unknown>
 
-type Field = keyof Omit<JobRecord, 'id' | 'version' | 'lease'>
+type Field = keyof Omit<JobRecord, 'id' | 'version' | 'lease' | 'cancelRequested'>
 
 // How each record field is stored: its column, and whether it is JSON (written as text, parsed back by pg).
 const COLUMNS: Record<Field, { column: string, json: boolean }> = {
@@ -92,7 +92,9 @@ export function toRecord (row: JobRow): JobRecord {
     idempotencyKey: row.idempotency_key as string | null,
     requestHash: row.request_hash as string | null,
     lease: row.lease_node === null ? null : { node: row.lease_node as string, expiresAt: row.lease_expires_at as number },
-    version: row.version as number
+    version: row.version as number,
+    // Only when set: a cancel recorded on a running job (the column stays with the row until the next claim clears it).
+    ...(row.cancel_requested_at === null || row.cancel_requested_at === undefined ? {} : { cancelRequested: true })
   }
 }
 

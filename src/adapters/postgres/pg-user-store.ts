@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { JobcastError } from '../../errors.ts'
 import { newSecret } from '../../lib/ids.ts'
 import type { UserStore, UserSummary } from '../../ports/user-store.ts'
+import { assertTokenLength } from '../sqlite/sqlite-user-store.ts'
 import type { PgDatabase } from './database.ts'
 
 // SHA-256 hex, as the SQLite store keeps them: a token or session id is never stored in clear.
@@ -28,7 +29,9 @@ export class PgUserStore implements UserStore {
     return rows[0]!.n
   }
 
-  async grantToken (user: string, token = newSecret()): Promise<string> {
+  // 32 random bytes, as the SQLite store grants (`jobcast token create` prints the same on either).
+  async grantToken (user: string, token = newSecret(32)): Promise<string> {
+    assertTokenLength(token)
     const now = Date.now()
     await this.#transaction(async (client) => {
       await client.query('INSERT INTO jobcast.users (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [user, now])
@@ -39,6 +42,7 @@ export class PgUserStore implements UserStore {
   }
 
   async setTokens (user: string, tokens: string[]): Promise<void> {
+    for (const token of tokens) assertTokenLength(token)
     const now = Date.now()
     const hashes = tokens.map(hash)
     await this.#transaction(async (client) => {

@@ -3,8 +3,8 @@ import type { JobPatch, JobRecord } from '../../core/model.ts'
 /** A row as better-sqlite3 returns it. */
 export type Row = Record<string, unknown>
 
-/** The record fields stored in columns (all but id and version). */
-export type Field = keyof Omit<JobRecord, 'id' | 'version'>
+/** The record fields stored in columns (all but id and version; a cancel request is kept in memory, see the store). */
+export type Field = keyof Omit<JobRecord, 'id' | 'version' | 'cancelRequested'>
 
 // How each field is stored: its columns, and whether the value is JSON text. `lease` takes two columns.
 const JSON_FIELDS: ReadonlySet<Field> = new Set(['input', 'progress', 'result', 'error', 'preview', 'files', 'checkpoint'])

@@ -15,10 +15,11 @@ export {
   type RetryPolicy
 } from './core/define-job.ts'
 export { responseError } from './core/http-errors.ts'
+export type { ServiceLimits } from './core/key-limiter.ts'
 export type { JobcastService } from './core/jobcast-service.ts'
 export type { JobEventKind, JobError, JobFile, JobQuery, JobRecord, JobState, Progress } from './core/model.ts'
 export { AbortReason, ClientError, JobcastError, PermanentError, RetryableError } from './errors.ts'
-export type { Authenticate, FileStore, JobEvent, JobEvents, JobStore, UserStore } from './ports/index.ts'
+export type { Authenticate, FileStore, JobEvent, JobEvents, JobStore, ServiceLimiter, UserStore } from './ports/index.ts'
 export type { JobSummary, JobView } from './schemas/job.ts'
 export { startServer, type StartServerOptions } from './server.ts'
 export { createServer } from './create-server.ts'

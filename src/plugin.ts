@@ -25,6 +25,7 @@ import type { Authenticate } from './ports/authenticate.ts'
 import type { FileStore } from './ports/file-store.ts'
 import type { JobEvents } from './ports/job-events.ts'
 import type { JobStore } from './ports/job-store.ts'
+import type { ServiceLimiter } from './ports/service-limiter.ts'
 import type { UserStore } from './ports/user-store.ts'
 import dashboard from './dashboard/serve-dashboard.ts'
 import api from './routes/api/index.ts'
@@ -57,7 +58,7 @@ export interface JobcastOptions {
   /** Serve the dashboard at `<prefix>/` (default true). */
   dashboard?: boolean
   /** Adapters to run on instead of the embedded SQLite ones; all four, or none. */
-  adapters?: { store: JobStore, events: JobEvents, files: FileStore, users?: UserStore }
+  adapters?: { store: JobStore, events: JobEvents, files: FileStore, users?: UserStore, limiter?: ServiceLimiter }
 }
 
 /** What `fastify.jobcast` is: the engine, this node's streams, and the settings in force. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { ClientError } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
 import type { AllowList } from '../net/address-policy.ts'
-import { parseNotify } from '../notify/notify-targets.ts'
+import { resolveNotify } from '../notify/notify-targets.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobStore } from '../ports/job-store.ts'
 import { receiveBatch, type BatchFile, type BatchLimits } from '../uploads/receive-batch.ts'
@@ -60,7 +60,8 @@ export class BatchIntake {
     try {
       if (received.files.length === 0) throw new ClientError(400, 'FILES_REQUIRED', 'a batch needs at least one "file" part, sent as multipart/form-data')
       const input = registry.validate(type, received.input)
-      const notify = parseNotify(options.notify ?? received.notify, this.#o.allow)
+      const asked = options.notify ?? received.notify
+      const notify = await resolveNotify(store, owner, asked, this.#o.allow)
       const queuedNow = await store.countQueued(owner)
       if (queuedNow + received.files.length > this.#o.maxQueuedPerUser) {
         throw new ClientError(429, 'QUEUE_FULL', `this batch would take you past ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start it when some have run`, { 'retry-after': '5' })
@@ -76,7 +77,8 @@ export class BatchIntake {
         createdAt: now,
         finishedAt: null,
         idempotencyKey: key,
-        requestHash: key === null ? null : requestHash(type, input, notify, received.files),
+        // What the request asked, not the defaults it fell back to: a replay after the defaults changed is the same request.
+        requestHash: key === null ? null : requestHash(type, input, asked === undefined ? null : notify, received.files),
         notify
       }
       const verdicts = await this.#verdicts(definition, input, received.files)

@@ -113,7 +113,8 @@ export interface JobDefinition<S extends TSchema = TSchema, R = unknown> {
   retry?: RetryPolicy
   /**
    * An external service this type calls, shared with every type naming the same key: jobs wait (running, before
-   * their handler) for one of `concurrency` slots and a start within `ratePerSecond`. Per process (see KeyLimiters).
+   * their handler) for one of `concurrency` slots and a start within `ratePerSecond`. Held across every node on
+   * PostgreSQL (PgServiceLimiter), in the process on SQLite (KeyLimiters).
    */
   limits?: ServiceLimits
   /** Time limit of one attempt in ms; past it the signal aborts and the job fails with TIMEOUT (default: none). */

@@ -112,6 +112,8 @@ async function mapItems<T, R> (
     try {
       // The race lets the pool move on even when fn ignores its signal.
       const value = await Promise.race([fn(items[index]!, index, controller.signal), rejectOnAbort(controller.signal)])
+      // An fn that answers its abort by returning (what it has so far) still timed out: the abort decides.
+      if (controller.signal.aborted) throw controller.signal.reason
       return { index, ok: true, value }
     } catch (err) {
       const error = controller.signal.aborted ? controller.signal.reason as unknown : err

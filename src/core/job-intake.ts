@@ -3,7 +3,7 @@ import { ClientError, JobcastError } from '../errors.ts'
 import { newId } from '../lib/ids.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { AllowList } from '../net/address-policy.ts'
-import { parseNotify } from '../notify/notify-targets.ts'
+import { resolveNotify } from '../notify/notify-targets.ts'
 import type { JobStore } from '../ports/job-store.ts'
 import { receiveUpload, type PartsSource } from '../uploads/receive-upload.ts'
 import type { JobDefinition } from './define-job.ts'
@@ -15,7 +15,10 @@ import type { JobRegistry } from './registry.ts'
 export interface SubmitOptions {
   idempotencyKey?: string | undefined
   batchId?: string | undefined
-  /** Where to tell that the job ended: `{ webhook?, email? }` (checked here; a 4xx names what is wrong). */
+  /**
+   * Where to tell that the job ended: `{ webhook?, email? }` (checked here; a 4xx names what is wrong). Absent: the
+   * owner's defaults (`NotificationStore.notifyDefaults`); null or `{}`: nowhere.
+   */
   notify?: unknown
 }
 
@@ -86,7 +89,7 @@ export class JobIntake {
     const { registry, store, lifecycle } = this.#o
     const input = registry.validate(type, rawInput)
     const definition = registry.require(type)
-    const notify = parseNotify(options.notify, this.#o.allow)
+    const notify = await resolveNotify(store, owner, options.notify, this.#o.allow)
     checkFileCount(type, definition, files.length)
     // Only a start with an Idempotency-Key is compared with an earlier one, so only it needs the hash.
     const requestHash = options.idempotencyKey === undefined ? null : createHash('sha256').update(type).update(JSON.stringify(input)).digest('base64url')

@@ -3,6 +3,7 @@ import { AbortReason, PermanentError, RetryableError, toJobError } from '../erro
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents, Unsubscribe } from '../ports/job-events.ts'
 import type { ClaimBounds, JobStore } from '../ports/job-store.ts'
+import type { ServiceLimiter } from '../ports/service-limiter.ts'
 import { boundedResult } from './bounded-result.ts'
 import type { JobDefinition } from './define-job.ts'
 import { createJobContext } from './job-context.ts'
@@ -37,6 +38,8 @@ export interface JobRunnerOptions {
   abortGraceMs: number
   /** Largest result kept on the job, in bytes of JSON; a larger one becomes the artifact `result.json` (default 1 MiB). */
   maxResultBytes?: number | undefined
+  /** Where job types' service limits are held (default: in this process, exact for one node). */
+  limiter?: ServiceLimiter | undefined
 }
 
 type Outcome = { ok: true, value: unknown } | { ok: false, error: unknown }
@@ -55,7 +58,7 @@ export class JobRunner {
   // Until when each running job's lease holds, as far as this node knows (its last renewal that succeeded).
   readonly #leaseUntil = new Map<string, number>()
   readonly #idle = new Set<() => void>()
-  readonly #limiters = new KeyLimiters()
+  readonly #limiters: ServiceLimiter
   #subscriptions: Unsubscribe[] = []
   #timers: NodeJS.Timeout[] = []
   #runAtTimer: NodeJS.Timeout | undefined
@@ -67,6 +70,7 @@ export class JobRunner {
 
   constructor (options: JobRunnerOptions) {
     this.#o = options
+    this.#limiters = options.limiter ?? new KeyLimiters()
     this.#bounds = {
       userConcurrency: options.userConcurrency,
       typeConcurrency: (type) => options.registry.get(type)?.concurrency

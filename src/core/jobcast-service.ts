@@ -1,13 +1,15 @@
 import type { Logger } from 'pino'
 import { AbortReason } from '../errors.ts'
+import { parseNotify } from '../notify/notify-targets.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents } from '../ports/job-events.ts'
 import type { JobStore } from '../ports/job-store.ts'
+import type { ServiceLimiter } from '../ports/service-limiter.ts'
 import type { JobViews } from '../schemas/job.ts'
 import type { BatchLimits } from '../uploads/receive-batch.ts'
 import type { PartsSource } from '../uploads/receive-upload.ts'
 import { BatchIntake, type SubmittedBatch } from './batch-intake.ts'
-import type { BatchRecord } from './batch-model.ts'
+import type { BatchRecord, NotifyTargets } from './batch-model.ts'
 import { BatchQueries } from './batch-queries.ts'
 import { JobIntake, type SubmitOptions, type Submitted } from './job-intake.ts'
 import { JobQueries, type JobPage, type Snapshot } from './job-queries.ts'
@@ -42,6 +44,8 @@ export interface EngineAdapters {
   store: JobStore
   events: JobEvents
   files: FileStore
+  /** Where service limits are held (default: in this process); shared by nodes that share the store. */
+  limiter?: ServiceLimiter | undefined
 }
 
 /**
@@ -63,6 +67,7 @@ export class JobcastService {
   readonly batches: BatchQueries
   readonly notifications: Notifications
   readonly #abortGraceMs: number
+  readonly #allow: NotificationSettings['allow']
   #unsubscribe: (() => void) | undefined
   #accepting = false
   #dispatchTimer: NodeJS.Timeout | undefined
@@ -75,8 +80,9 @@ export class JobcastService {
     this.registry = registry
     this.views = views
     this.#abortGraceMs = settings.abortGraceMs
+    this.#allow = settings.notifications.allow
     this.lifecycle = new Lifecycle({ store, events, views, log })
-    this.runner = new JobRunner({ ...settings, store, events, files, registry, lifecycle: this.lifecycle, log })
+    this.runner = new JobRunner({ ...settings, store, events, files, registry, lifecycle: this.lifecycle, log, limiter: adapters.limiter })
     this.intake = new JobIntake({
       store,
       files,
@@ -155,6 +161,21 @@ export class JobcastService {
     const queuedFirst = [...unfinished.filter((job) => job.state === 'queued'), ...unfinished.filter((job) => job.state !== 'queued')]
     for (const job of queuedFirst) await this.cancel(owner, job.id)
     return await this.batches.get(owner, id)
+  }
+
+  /** The owner's default notify targets, for starts without `notify`; null when none. */
+  async notifyDefaults (owner: string): Promise<NotifyTargets | null> {
+    return await this.store.notifyDefaults(owner)
+  }
+
+  /**
+   * Checks `value` as a start's `notify` is checked (400 INVALID_NOTIFY, 422 CALLBACK_NOT_ALLOWED) and makes it the
+   * owner's defaults (null or `{}`: none); resolves with what was set.
+   */
+  async setNotifyDefaults (owner: string, value: unknown): Promise<NotifyTargets | null> {
+    const targets = parseNotify(value, this.#allow)
+    await this.store.setNotifyDefaults(owner, targets)
+    return targets
   }
 
   /** Starts a job of `type` for `owner`; resolves once it is durable. */

@@ -1,12 +1,14 @@
 // Protection of an external service shared by many jobs: at most N at once and R starts a second, per key.
 
+import type { ServiceLimiter } from '../ports/service-limiter.ts'
+
 /** A job type's share of an external service: every job of every type naming `key` counts against the same bounds. */
 export interface ServiceLimits {
   /** Name of the service (e.g. 'sat-api'); types with the same key share the bounds. */
   key: string
   /** Jobs of the key running at once (default: no bound). */
   concurrency?: number
-  /** Jobs of the key started per second, spaced evenly (default: no bound). */
+  /** Jobs of the key started per second, each at least 1000 / ratePerSecond ms after the one before (default: no bound). */
   ratePerSecond?: number
 }
 
@@ -14,23 +16,25 @@ interface KeyState {
   limits: ServiceLimits
   running: number
   waiting: Array<() => void>
-  /** Earliest time the next start may happen (rate). */
-  nextStartAt: number
+  /** When the last start happened (rate): the next one is at least 1000 / ratePerSecond ms after it. */
+  lastStartAt: number
+  /** Settles when the start before the newest waiter has happened (or given up): starts take turns. */
+  turn: Promise<void>
 }
 
 /**
- * Process-wide limiters by key: a FIFO semaphore for `concurrency` and an evenly spaced schedule for
- * `ratePerSecond`. The first limits seen for a key are the ones in force. Across nodes each node applies its own
- * bounds (N nodes allow N × concurrency); a cluster-wide bound needs the shared store's claim bounds.
+ * Process-wide limiters by key: a FIFO semaphore for `concurrency` and a schedule that spaces starts by
+ * 1000 / `ratePerSecond` ms. The first limits seen for a key are the ones in force. Exact in one process (the
+ * SQLite server); nodes that share PostgreSQL use its `PgServiceLimiter`, which gates on one of these first.
  */
-export class KeyLimiters {
+export class KeyLimiters implements ServiceLimiter {
   readonly #keys = new Map<string, KeyState>()
 
   /** Waits for a slot of `limits.key` (rejecting with the signal's reason on abort); resolves with its release. */
   async acquire (limits: ServiceLimits, signal: AbortSignal): Promise<() => void> {
     let state = this.#keys.get(limits.key)
     if (state === undefined) {
-      state = { limits, running: 0, waiting: [], nextStartAt: 0 }
+      state = { limits, running: 0, waiting: [], lastStartAt: Number.NEGATIVE_INFINITY, turn: Promise.resolve() }
       this.#keys.set(limits.key, state)
     }
     const max = state.limits.concurrency ?? Number.POSITIVE_INFINITY
@@ -79,17 +83,41 @@ export class KeyLimiters {
     else state.running--
   }
 
+  // Spaces starts from the previous start as it happened, not as it was planned: a turn that wakes late (a busy
+  // event loop) pushes the next one back, so no window of time ever holds more starts than the rate allows.
   async #spaced (state: KeyState, signal: AbortSignal): Promise<void> {
     const rate = state.limits.ratePerSecond
     if (rate === undefined || rate <= 0) return
-    const now = Date.now()
-    const at = Math.max(now, state.nextStartAt)
-    state.nextStartAt = at + 1000 / rate
-    if (at <= now) return
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, at - now)
-      const onAbort = (): void => { clearTimeout(timer); reject(signal.reason) }
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+    const previous = state.turn
+    let pass!: () => void
+    state.turn = new Promise<void>((resolve) => { pass = resolve })
+    try {
+      await untilSettled(previous, signal)
+      // Timers may fire a millisecond before Date.now() says they are due: wait until it agrees.
+      for (let wait = state.lastStartAt + 1000 / rate - Date.now(); wait > 0; wait = state.lastStartAt + 1000 / rate - Date.now()) {
+        await sleep(Math.ceil(wait), signal)
+      }
+      state.lastStartAt = Date.now()
+    } finally {
+      // A turn given up passes on only once the one before it has: starts stay in order and spaced.
+      void previous.then(pass)
+    }
   }
+}
+
+async function untilSettled (promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    void promise.then(() => { signal.removeEventListener('abort', onAbort); resolve() })
+  })
+}
+
+async function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    const onAbort = (): void => { clearTimeout(timer); reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
 }

@@ -17,12 +17,7 @@ export function newId (): string {
     lastTime = now
     lastRandom = randomBytes(10)
   }
-  let out = ''
-  let time = now
-  for (let i = 0; i < 10; i++) {
-    out = ALPHABET[time % 32] + out
-    time = Math.floor(time / 32)
-  }
+  let out = timePart(now)
   // 80 random bits as 16 base-32 characters, 5 bits at a time.
   let bits = 0
   let value = 0
@@ -34,6 +29,21 @@ export function newId (): string {
       bits -= 5
     }
     value &= (1 << bits) - 1
+  }
+  return out
+}
+
+/** The least id of a millisecond: every id made at `time` or later sorts after it, every earlier one before. */
+export function idFloor (time: number): string {
+  return timePart(time) + '0'.repeat(16)
+}
+
+// The 48-bit millisecond time as 10 base-32 characters.
+function timePart (time: number): string {
+  let out = ''
+  for (let i = 0; i < 10; i++) {
+    out = ALPHABET[time % 32] + out
+    time = Math.floor(time / 32)
   }
   return out
 }

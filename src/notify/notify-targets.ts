@@ -3,6 +3,7 @@
 import { isIP } from 'node:net'
 import type { NotifyTargets } from '../core/batch-model.ts'
 import { ClientError } from '../errors.ts'
+import type { NotificationStore } from '../ports/batch-store.ts'
 import { assertAddressAllowed, isAllowedHost, unbracket, type AllowList } from '../net/address-policy.ts'
 
 const EMAIL = /^[^\s@<>(),;:"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$|^[^\s@<>(),;:"]{1,64}@localhost$/
@@ -25,6 +26,15 @@ export function parseNotify (value: unknown, allow: AllowList): NotifyTargets | 
     targets.email = email
   }
   return targets.webhook === undefined && targets.email === undefined ? null : targets
+}
+
+/**
+ * Where a start's end is told: its own `notify` when it has one (checked: a 4xx names what is wrong; null or `{}`:
+ * nowhere), else the owner's defaults, checked when they were set.
+ */
+export async function resolveNotify (store: Pick<NotificationStore, 'notifyDefaults'>, owner: string, value: unknown, allow: AllowList): Promise<NotifyTargets | null> {
+  if (value !== undefined) return parseNotify(value, allow)
+  return await store.notifyDefaults(owner)
 }
 
 function checkWebhook (value: unknown, allow: AllowList): string {

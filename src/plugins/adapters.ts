@@ -7,7 +7,7 @@ import { openEmbeddedAdapters, type Adapters } from './embedded-adapters.ts'
 export type { Adapters } from './embedded-adapters.ts'
 
 /**
- * The adapters `config` selects: PostgreSQL (jobs, events, users) when `databaseUrl` is set, for one node of a
+ * The adapters `config` selects: PostgreSQL (jobs, events, users, service limits) when `databaseUrl` is set, for one node of a
  * cluster (no data-folder lock: every node shares the database); otherwise the embedded SQLite ones. Files are
  * under `filesDir` either way.
  */
@@ -23,7 +23,7 @@ export async function openAdapters (config: Config, log: Logger): Promise<Adapte
   } catch (err) {
     throw databaseOpenError(config.databaseUrl, err)
   }
-  return { store: pg.jobs, events: pg.events, files: new LocalFileStore(filesDirOf(config)), users: pg.users, close: pg.close }
+  return { store: pg.jobs, events: pg.events, files: new LocalFileStore(filesDirOf(config)), users: pg.users, limiter: pg.limiter, close: pg.close }
 }
 
 /**

@@ -9,6 +9,7 @@ import { SqliteUserStore } from '../adapters/sqlite/sqlite-user-store.ts'
 import type { FileStore } from '../ports/file-store.ts'
 import type { JobEvents } from '../ports/job-events.ts'
 import type { JobStore } from '../ports/job-store.ts'
+import type { ServiceLimiter } from '../ports/service-limiter.ts'
 import type { UserStore } from '../ports/user-store.ts'
 
 /** The adapters a jobcast instance runs on, and how to release the ones it opened. */
@@ -18,6 +19,8 @@ export interface Adapters {
   files: FileStore
   /** Absent when the host authenticates. */
   users?: UserStore | undefined
+  /** Service limits shared by the nodes of a shared store (absent: in this process, exact for one node). */
+  limiter?: ServiceLimiter | undefined
   close: () => Promise<void>
 }
 

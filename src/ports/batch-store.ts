@@ -16,6 +16,10 @@ export interface BatchStore {
   listBatches (owner: string, query: BatchQuery): Promise<BatchRecord[]>
   /** How many children of the batch are in each state. */
   batchCounts (batchId: string): Promise<BatchCounts>
+  /** Batches that ended before `time`, oldest first (for retention: their children ended before it too). */
+  batchesFinishedBefore (time: number, limit: number): Promise<BatchRecord[]>
+  /** Deletes batches and their deliveries (retention deletes their children with `delete` first). */
+  deleteBatches (ids: string[]): Promise<void>
 }
 
 /**
@@ -40,4 +44,13 @@ export interface NotificationStore {
   webhookSecret (owner: string): Promise<string>
   /** Replaces the owner's secret with a new one and resolves with it. */
   rotateWebhookSecret (owner: string): Promise<string>
+  /** Where the owner is told of the end of a job or batch started without `notify`; null when nowhere. */
+  notifyDefaults (owner: string): Promise<NotifyTargets | null>
+  /** Sets (or, with null, clears) the owner's default targets; they apply to starts from then on. */
+  setNotifyDefaults (owner: string, targets: NotifyTargets | null): Promise<void>
+  /**
+   * Deletes the targets of starts that were refused or replayed (written before an insert that did not happen),
+   * for subjects created before `time`; resolves with how many.
+   */
+  deleteUnusedTargets (time: number): Promise<number>
 }

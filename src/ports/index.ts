@@ -5,3 +5,4 @@ export type { JobEvent, JobEventInput, JobEvents, Unsubscribe } from './job-even
 export type { ClaimBounds, InsertOutcome, JobStore } from './job-store.ts'
 export type { UserStore, UserSummary } from './user-store.ts'
 export type { BatchStore, NotificationStore } from './batch-store.ts'
+export type { ServiceLimiter } from './service-limiter.ts'

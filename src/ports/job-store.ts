@@ -71,9 +71,12 @@ export interface JobStore extends BatchStore, NotificationStore {
   expiredLeases (now: number, limit: number): Promise<JobRecord[]>
   /** The earliest `runAt` of a queued job in the future, if any: when a claim may next find work. */
   nextRunAt (): Promise<number | undefined>
-  /** Finished jobs whose `finishedAt` is before `time`, oldest first. */
+  /**
+   * Finished jobs outside any batch whose `finishedAt` is before `time`, oldest first. A batch's children stay as
+   * long as their batch does (see `batchesFinishedBefore`): a batch never loses a child while it is kept.
+   */
   finishedBefore (time: number, limit: number): Promise<JobRecord[]>
-  /** Deletes jobs (and their artifact records). */
+  /** Deletes jobs, with their artifact records, notify targets and deliveries. */
   delete (ids: string[]): Promise<void>
   /** Records a file a job produced (replacing one of the same name). */
   addArtifact (artifact: ArtifactRecord): Promise<void>

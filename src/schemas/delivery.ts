@@ -20,3 +20,9 @@ export const DeliverySchema = Type.Object({
     retryAfterMs: Nullable(Type.Number())
   }))
 })
+
+/** Where to tell that a job or batch ended: a start's `notify`, or a user's defaults (`{}`: nowhere). */
+export const NotifyTargetsSchema = Type.Object({
+  webhook: Type.Optional(Type.String({ description: 'http(s) URL; signed per Standard Webhooks with the user\'s secret' })),
+  email: Type.Optional(Type.String({ description: 'an email address (needs JOBCAST_SMTP_URL)' }))
+})

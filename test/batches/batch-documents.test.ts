@@ -1,6 +1,8 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'tap'
+import { Type } from 'typebox'
+import { defineJob } from '../../src/core/define-job.ts'
 import type { BatchView } from '../../src/schemas/batch.ts'
 import { AUTH, build } from '../helper.ts'
 import { listen } from '../sse/fixtures.ts'
@@ -64,4 +66,31 @@ test('51 files in one request: 202 with 51 children before any starts; the clien
   t.equal(dirs.length, 51, 'the replay left no files behind')
   const bob = await fetch(`${base}/api/batches/${batch.id}`, { headers: AUTH.bob })
   t.equal(bob.status, 404, 'another user\'s batch does not exist')
+})
+
+test('every child of a 51-file batch exists, queued or failed, when the first one starts', async (t) => {
+  let app: Awaited<ReturnType<typeof build>> | undefined
+  let seenAtFirstStart: number | undefined
+  const probe = defineJob({
+    type: 'probe-file',
+    input: Type.Object({}),
+    files: { min: 1, max: 1, maxBytes: 1e6 },
+    async run (ctx) {
+      // The first handler to run reads the store: a batch created child by child would show fewer than 51.
+      if (seenAtFirstStart === undefined) {
+        seenAtFirstStart = -1
+        const job = (await app!.jobcast.service.store.get(ctx.id))!
+        seenAtFirstStart = (await app!.jobcast.service.store.list(ctx.owner, { batchId: job.batchId!, limit: 100 })).length
+      }
+      return null
+    }
+  })
+  app = await build(t, {}, [probe])
+  const base = await listen(app)
+  const files = Array.from({ length: 51 }, (_, i) => ({ name: `f${i}.csv`, body: 'a,b\n1,2\n' }))
+  const res = await sendBatch(base, 'probe-file', files)
+  t.equal(res.status, 202)
+  const { id } = await res.json() as BatchView
+  await waitForBatch(app, 'alice', id, (b) => b.done)
+  t.equal(seenAtFirstStart, 51, 'all 51 children were in the store before any ran')
 })

@@ -72,3 +72,24 @@ test('cancel mid-batch: unfinished children canceled, finished ones keep their r
   const progress = await (await fetch(`${base}/api/progress`, { headers: { authorization: 'Bearer token-alice-0001' } })).json() as { batches: Array<{ id: string, done: boolean }> }
   t.match(progress.batches, [{ id, done: true }], 'the batch is in /api/progress')
 })
+
+test('the batch\'s multipart "input" and "notify" fields have the JSON body\'s size limit (413) and nesting limit (400), and leave nothing', async (t) => {
+  const app = await build(t, { maxInputBytes: 4096, maxJsonDepth: 16 })
+  const base = await listen(app)
+  const nested = (depth: number): unknown => JSON.parse('['.repeat(depth) + ']'.repeat(depth))
+  for (const [what, options, status, code, message] of [
+    ['input too large', { input: { pad: 'x'.repeat(5000) } }, 413, 'INPUT_TOO_LARGE', /4 KiB.*JOBCAST_MAX_INPUT_BYTES/],
+    ['input too deep', { input: { deep: nested(20) } }, 400, 'INPUT_TOO_DEEP', /16 levels.*JOBCAST_MAX_JSON_DEPTH/],
+    ['input far too deep', { input: nested(1500) }, 400, 'INPUT_TOO_DEEP', /16 levels/],
+    ['notify too deep', { notify: { webhook: nested(40) } }, 400, 'INPUT_TOO_DEEP', /16 levels/]
+  ] as const) {
+    const res = await sendBatch(base, 'documents', [csv(1), csv(2)], options)
+    t.equal(res.status, status, `${what}: ${status}`)
+    t.match(await res.json(), { code, message }, what)
+  }
+  t.same(await filesLeft(app.jobcast.config.dataDir), [], 'no file left behind')
+  t.same((await app.jobcast.service.batches.list('alice', { limit: 10 })).items, [], 'no batch was created')
+  const ok = await sendBatch(base, 'documents', [csv(1)], { input: { deep: nested(15) } })
+  t.equal(ok.status, 400, 'within the limits the input reaches the type\'s schema (which refuses this one)')
+  t.match(await ok.json(), { code: 'INVALID_INPUT' })
+})

@@ -23,6 +23,13 @@ test('responseError: 503 and 500 are retryable; without Retry-After no floor', a
   t.ok(responseError(response(500)) instanceof RetryableError)
 })
 
+test('responseError: 529 (overloaded) is retryable and honors Retry-After', async (t) => {
+  const overloaded = responseError(response(529, { 'retry-after': '10' }), 'POST https://api.example/v1') as RetryableError
+  t.ok(overloaded instanceof RetryableError)
+  t.equal(overloaded.code, 'HTTP_529')
+  t.equal(overloaded.retryAfterMs, 10_000)
+})
+
 test('responseError: 404 and other 4xx are permanent, code HTTP_<status>', async (t) => {
   const notFound = responseError(response(404, {}, 'Not Found'))
   t.ok(notFound instanceof PermanentError)

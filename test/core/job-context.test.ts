@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition, type MapResult } from '../../src/core/define-job.ts'
-import { JobcastError, RetryableError } from '../../src/errors.ts'
+import { JobcastError, PermanentError, RetryableError } from '../../src/errors.ts'
 import { newId } from '../../src/lib/ids.ts'
 import { build, seedJobs, startJob, tempDataDir, waitForState } from '../helper.ts'
 
@@ -95,6 +95,83 @@ test('ctx.map with failFast: the first failure fails the job and stops the rest'
   t.equal(done.state, 'failed')
   t.same(done.error, { code: 'BAD_ITEM', message: 'row 3 failed: item 30 is bad' })
   t.same(calls, [0, 1, 2], 'no item after the failure ran')
+})
+
+// A failFast map whose item 2 (of 6, three at a time) throws what `failure` makes; records each attempt's items.
+function failingMap (type: string, attempts: number, failure: (attempt: number) => unknown, runs: Array<{ attempt: number, items: number[], failedAt?: number, startedAt: number }>): JobDefinition {
+  return defineJob({
+    type,
+    input: Type.Object({}),
+    retry: { attempts, baseMs: 1, maxMs: 1 },
+    async run (ctx) {
+      const run: { attempt: number, items: number[], failedAt?: number, startedAt: number } = { attempt: ctx.attempt, items: [], startedAt: Date.now() }
+      runs.push(run)
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => { open = resolve })
+      await ctx.map([0, 1, 2, 3, 4, 5], async (item) => {
+        run.items.push(item)
+        if (item === 2 && ctx.attempt === 1) {
+          run.failedAt = Date.now()
+          open()
+          throw failure(ctx.attempt)
+        }
+        // Items 0 and 1 are in flight when item 2 fails: they finish, and nothing after them starts.
+        if (item < 2 && ctx.attempt === 1) await gate
+        return item
+      }, { concurrency: 3, failFast: true })
+      return { attempt: ctx.attempt }
+    }
+  }) as JobDefinition
+}
+
+test('ctx.map failFast keeps the item\'s error class: a PermanentError is not retried, a RetryableError waits its Retry-After', async (t) => {
+  const permanentRuns: Array<{ attempt: number, items: number[], startedAt: number }> = []
+  const retryRuns: Array<{ attempt: number, items: number[], failedAt?: number, startedAt: number }> = []
+  const plainRuns: Array<{ attempt: number, items: number[], failedAt?: number, startedAt: number }> = []
+  const app = await build(t, {}, [
+    failingMap('ff-permanent', 3, () => new PermanentError('BAD_ROW', 'row 3 is not a date'), permanentRuns),
+    failingMap('ff-retryable', 3, () => new RetryableError('upstream busy', { code: 'HTTP_429', retryAfterMs: 300 }), retryRuns),
+    // Not a jobcast error, but it says how long to wait (as some HTTP clients' errors do).
+    failingMap('ff-plain', 2, () => Object.assign(new Error('slow down'), { code: 'SLOW_DOWN', retryAfterMs: 300 }), plainRuns)
+  ])
+
+  const permanent = await startJob(app, 'alice', 'ff-permanent', {})
+  const failed = await waitForState(app, 'alice', permanent.id, 'completed', 'failed')
+  t.equal(failed.state, 'failed')
+  t.equal(failed.attempt, 1, 'a permanent item failure is not retried although attempts remain')
+  t.same(failed.error, { code: 'BAD_ROW', message: 'item 3 failed: row 3 is not a date' })
+  t.same([...permanentRuns[0]!.items].sort(), [0, 1, 2], 'no item started after the failure; those in flight finished')
+
+  for (const [type, runs] of [['ff-retryable', retryRuns], ['ff-plain', plainRuns]] as const) {
+    const job = await startJob(app, 'alice', type, {})
+    const done = await waitForState(app, 'alice', job.id, 'completed', 'failed')
+    t.equal(done.state, 'completed', `${type}: retried, and the second attempt completed`)
+    t.equal(done.attempt, 2)
+    t.same([...runs[0]!.items].sort(), [0, 1, 2], `${type}: the first attempt stopped at the failure`)
+    t.same([...runs[1]!.items].sort(), [0, 1, 2, 3, 4, 5])
+    const waited = runs[1]!.startedAt - runs[0]!.failedAt!
+    t.ok(waited >= 300, `${type}: the retry waited the item's Retry-After (${waited} ms >= 300; the backoff alone is at most 1 ms)`)
+  }
+})
+
+test('ctx.map failFast: an item timeout fails the job with ITEM_TIMEOUT naming the item', async (t) => {
+  const app = await build(t, {}, [defineJob({
+    type: 'ff-timeout',
+    input: Type.Object({}),
+    async run (ctx) {
+      await ctx.map([0, 1], async (item, _index, signal) => {
+        // Answers its abort by returning, as a handler returning what it has so far does: still a timeout.
+        if (item === 1) await new Promise((resolve) => { signal.addEventListener('abort', resolve, { once: true }) })
+        return item
+      }, { concurrency: 2, failFast: true, timeoutMs: 50, label: 'page' })
+      return null
+    }
+  }) as JobDefinition])
+  const job = await startJob(app, 'alice', 'ff-timeout', {})
+  const done = await waitForState(app, 'alice', job.id, 'completed', 'failed')
+  t.equal(done.state, 'failed')
+  t.equal(done.error?.code, 'ITEM_TIMEOUT')
+  t.match(done.error?.message, /^page 2 failed: page 2 timed out after 50 ms/)
 })
 
 test('ctx.map without failFast collects per-item failures and completes', async (t) => {

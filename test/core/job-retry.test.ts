@@ -1,6 +1,9 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
+import { responseError } from '../../src/core/http-errors.ts'
 import { PermanentError, RetryableError } from '../../src/errors.ts'
 import { build, recordEvents, startJob, waitForState } from '../helper.ts'
 
@@ -71,4 +74,40 @@ test('attempts used up: the job fails with the last error; a PermanentError is n
   t.equal(done.attempt, 1)
   t.equal(done.error?.code, 'BAD_DATA')
   t.equal(permanentRuns, 1)
+})
+
+test('a type calling a service that answers 429 then 529 with Retry-After: 1 is retried by its policy no sooner than asked, then completes', async (t) => {
+  const answers = [{ status: 429, retryAfter: '1' }, { status: 529, retryAfter: '1' }]
+  const calls: number[] = []
+  const server = createServer((_req, res) => {
+    calls.push(Date.now())
+    const answer = answers[calls.length - 1]
+    if (answer === undefined) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
+    else res.writeHead(answer.status, { 'retry-after': answer.retryAfter }).end()
+  })
+  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
+  t.teardown(async () => { server.closeAllConnections(); await new Promise((resolve) => { server.close(resolve) }) })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`
+  const caller = defineJob({
+    type: 'caller',
+    input: Type.Object({}),
+    // The protection is configuration: up to 4 attempts, exponential backoff with full jitter (1 ms base here,
+    // so that any wait near a second can only come from Retry-After).
+    retry: { attempts: 4, baseMs: 1, maxMs: 4 },
+    async run (ctx) {
+      const res = await fetch(url, { signal: ctx.signal })
+      if (!res.ok) throw responseError(res, `GET ${url}`)
+      return await res.json() as unknown
+    }
+  }) as JobDefinition
+  const app = await build(t, {}, [caller])
+  const events = recordEvents(t, app)
+  const job = await startJob(app, 'alice', 'caller', {})
+  const done = await waitForState(app, 'alice', job.id, 'completed', 'failed')
+  t.equal(done.state, 'completed')
+  t.equal(done.attempt, 3)
+  t.same(done.result, { ok: true })
+  t.equal(calls.length, 3)
+  for (let i = 1; i < calls.length; i++) t.ok(calls[i]! - calls[i - 1]! >= 1000, `call ${i + 1} came ${calls[i]! - calls[i - 1]!} ms after call ${i} (Retry-After: 1)`)
+  t.same(events.filter((e) => e.job.id === job.id && e.kind === 'retrying').map((e) => e.job.error?.code), ['HTTP_429', 'HTTP_529'])
 })

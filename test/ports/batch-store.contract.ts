@@ -4,7 +4,7 @@ import type { Test } from 'tap'
 import type { BatchRecord } from '../../src/core/batch-model.ts'
 import { newId } from '../../src/lib/ids.ts'
 import type { JobStore } from '../../src/ports/job-store.ts'
-import { makeJob, UNBOUNDED } from './fixtures.ts'
+import { finish, insert, makeJob, UNBOUNDED } from './fixtures.ts'
 
 function makeBatch (overrides: Partial<BatchRecord> = {}): BatchRecord {
   return { id: newId(), type: 'work', owner: 'alice', input: { a: 1 }, total: 0, createdAt: Date.now(), finishedAt: null, idempotencyKey: null, requestHash: null, notify: null, ...overrides }
@@ -108,5 +108,69 @@ export function batchStoreContract (t: Test, open: (t: Test) => Promise<{ store:
     const rotated = await store.rotateWebhookSecret('alice')
     t.not(rotated, first)
     t.equal(await other.webhookSecret('alice'), rotated)
+  })
+
+  t.test('retention: finishedBefore leaves batch children to their batch; deleteBatches takes a batch and its deliveries', async (t) => {
+    const { store, other } = await open(t)
+    const standalone = await finish(store, await insert(store), 100)
+    // A batch still running whose child failed at intake long ago: the child stays while the batch does.
+    const live = makeBatch({ total: 2 })
+    const early = makeJob({ batchId: live.id, state: 'failed', finishedAt: 50, error: { code: 'UNSUPPORTED_TYPE', message: 'x' } })
+    await store.insertBatch(live, [early, makeJob({ batchId: live.id })])
+    t.same((await other.finishedBefore(1000, 10)).map((j) => j.id), [standalone.id], 'a batch child is not listed on its own')
+    t.same(await other.batchesFinishedBefore(Date.now() + 1000, 10), [], 'an unfinished batch is not listed')
+
+    const older = makeBatch({ total: 1, notify: { webhook: 'https://hooks.example/b' } })
+    const newer = makeBatch({ total: 1 })
+    await store.insertBatch(newer, [makeJob({ batchId: newer.id, state: 'failed', finishedAt: 300, error: { code: 'X', message: 'x' } })])
+    await store.insertBatch(older, [makeJob({ batchId: older.id, state: 'failed', finishedAt: 200, error: { code: 'X', message: 'x' } })])
+    // Inserted with every child finished: the batch ended at its creation.
+    const ended = await other.batchesFinishedBefore(Date.now() + 1000, 10)
+    t.same(ended.map((b) => b.id).sort(), [older.id, newer.id].sort())
+    t.equal((await other.batchesFinishedBefore(Date.now() + 1000, 1)).length, 1, 'limit')
+    t.equal((await other.deliveries(older.id)).length, 1, 'the batch has a delivery')
+    const [child] = await other.list('alice', { batchId: older.id, limit: 10 })
+    await store.delete([child!.id])
+    await store.deleteBatches([older.id])
+    t.equal(await other.getBatch(older.id), undefined, 'the batch is gone')
+    t.same(await other.deliveries(older.id), [], 'with its deliveries')
+    t.ok(await other.getBatch(newer.id), 'another batch is kept')
+    await store.deleteBatches([])
+  })
+
+  t.test('retention: delete takes a job\'s notify targets and deliveries; deleteUnusedTargets those no job was inserted for', async (t) => {
+    const { store, other } = await open(t)
+    const job = makeJob()
+    await store.setNotify(job.id, job.owner, { webhook: 'https://hooks.example/j', email: 'a@example.com' })
+    await store.insertOrGet(job, { maxQueued: 10 })
+    const [running] = await store.claim('n1', 1, UNBOUNDED, 60_000)
+    await store.update(running!, { state: 'completed', finishedAt: Date.now(), lease: null })
+    t.equal((await other.deliveries(job.id)).length, 2)
+    // A start refused after its targets were written: they belong to no job.
+    const refused = newId()
+    await store.setNotify(refused, 'alice', { webhook: 'https://hooks.example/r' })
+    await store.delete([job.id])
+    t.same(await other.deliveries(job.id), [], 'the deleted job\'s deliveries are gone')
+    t.equal(await other.deleteUnusedTargets(Date.now() - 60_000), 0, 'a target younger than the cut-off is kept (its insert may be under way)')
+    t.equal(await other.deleteUnusedTargets(Date.now() + 1), 1, 'only the refused start\'s target was left: the deleted job\'s went with it')
+    const kept = await insert(store)
+    await store.setNotify(kept.id, 'alice', { email: 'a@example.com' })
+    t.equal(await other.deleteUnusedTargets(Date.now() + 1), 0, 'a job\'s targets are in use')
+  })
+
+  t.test('notify defaults: none at first; set, replaced, cleared; per owner', async (t) => {
+    const { store, other } = await open(t)
+    t.equal(await other.notifyDefaults('alice'), null)
+    await store.setNotifyDefaults('alice', { webhook: 'https://hooks.example/a' })
+    t.same(await other.notifyDefaults('alice'), { webhook: 'https://hooks.example/a' })
+    t.equal(await other.notifyDefaults('bob'), null, 'per owner')
+    await store.setNotifyDefaults('alice', { email: 'alice@example.com' })
+    t.same(await other.notifyDefaults('alice'), { email: 'alice@example.com' }, 'replaced as a whole')
+    await store.setNotifyDefaults('alice', { webhook: 'https://hooks.example/a', email: 'alice@example.com' })
+    t.same(await other.notifyDefaults('alice'), { webhook: 'https://hooks.example/a', email: 'alice@example.com' })
+    await store.setNotifyDefaults('alice', null)
+    t.equal(await other.notifyDefaults('alice'), null, 'cleared')
+    await store.setNotifyDefaults('alice', {})
+    t.equal(await other.notifyDefaults('alice'), null, 'no target is none')
   })
 }

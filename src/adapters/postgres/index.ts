@@ -1,11 +1,13 @@
 import { PgDatabase, type PgDatabaseOptions } from './database.ts'
 import { PgJobEvents, type PgJobEventsOptions } from './pg-job-events.ts'
 import { PgJobStore } from './pg-job-store.ts'
+import { PgServiceLimiter } from './pg-service-limiter.ts'
 import { PgUserStore } from './pg-user-store.ts'
 
 export { PgDatabase, type PgDatabaseOptions, type PgLog } from './database.ts'
 export { PgJobEvents, type PgJobEventsOptions } from './pg-job-events.ts'
 export { PgJobStore } from './pg-job-store.ts'
+export { PgServiceLimiter, type PgServiceLimiterOptions } from './pg-service-limiter.ts'
 export { PgUserStore } from './pg-user-store.ts'
 
 /** The PostgreSQL adapters of one node, on one pool. */
@@ -14,7 +16,9 @@ export interface PostgresAdapters {
   jobs: PgJobStore
   events: PgJobEvents
   users: PgUserStore
-  /** Closes the three adapters and the pool; safe to call twice. */
+  /** Job types' service limits, held in the database: the same bounds on every node. */
+  limiter: PgServiceLimiter
+  /** Closes the adapters and the pool; safe to call twice. */
   close: () => Promise<void>
 }
 
@@ -33,9 +37,19 @@ export async function openPostgres (url: string, options: PgDatabaseOptions & { 
     await Promise.all([jobs.close(), users.close(), database.close()])
     throw err
   }
-  const close = async (): Promise<void> => {
-    await Promise.all([events.close(), jobs.close(), users.close()])
-    await database.close()
+  const limiter = new PgServiceLimiter(database, { log: database.log })
+  database.retain()
+  const closeLimiter = async (): Promise<void> => {
+    await limiter.close()
+    await database.release()
   }
-  return { database, jobs, events, users, close }
+  let closed: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closed ??= (async () => {
+      await Promise.all([events.close(), jobs.close(), users.close(), closeLimiter()])
+      await database.close()
+    })()
+    await closed
+  }
+  return { database, jobs, events, users, limiter, close }
 }

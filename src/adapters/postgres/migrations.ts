@@ -144,6 +144,15 @@ const MIGRATIONS: string[] = [
     INSERT INTO jobcast.jobs SELECT (job).*;
     RETURN QUERY SELECT 'created'::text, NULL::json;
   END $$;
+  `,
+  // 5: each user's default notify targets; retention finds ended batches without a scan; service limits across
+  // nodes (pg-service-limiter.ts): slots held under a lease, and each key's last start.
+  `
+  CREATE TABLE jobcast.notify_defaults (owner text PRIMARY KEY, webhook text, email text, updated_at bigint NOT NULL);
+  CREATE INDEX batches_finished ON jobcast.batches (finished_at) WHERE finished_at IS NOT NULL;
+  CREATE TABLE jobcast.service_slots (key text NOT NULL, slot integer NOT NULL, holder text, expires_at bigint, PRIMARY KEY (key, slot));
+  CREATE INDEX service_slots_holder ON jobcast.service_slots (holder) WHERE holder IS NOT NULL;
+  CREATE TABLE jobcast.service_rates (key text PRIMARY KEY, last_start_at bigint NOT NULL);
   `
 ]
 

@@ -3,7 +3,7 @@ import { emptyCounts, type BatchCounts, type BatchInsertOutcome, type BatchQuery
 import type { JobPatch, JobRecord, JobState } from '../../core/model.ts'
 import { jobRowJson, patchAssignments, toRecord, type JobRow } from './job-rows.ts'
 import { OWNER_LOCK_NAMESPACE } from './migrations.ts'
-import { enqueueDeliveries, enqueueForJob, type Query, type Queryable } from './pg-outbox.ts'
+import { enqueueDeliveries, enqueueForJob, forgetSubjects, type Query, type Queryable } from './pg-outbox.ts'
 
 /** Children inserted per statement. */
 const INSERT_CHUNK = 200
@@ -69,6 +69,29 @@ export class PgBatches {
       ? await this.#query('SELECT * FROM jobcast.batches WHERE owner = $1 ORDER BY id DESC LIMIT $2', [owner, query.limit])
       : await this.#query('SELECT * FROM jobcast.batches WHERE owner = $1 AND id < $2 ORDER BY id DESC LIMIT $3', [owner, query.before, query.limit])
     return rows.map(toBatch)
+  }
+
+  async finishedBefore (time: number, limit: number): Promise<BatchRecord[]> {
+    const { rows } = await this.#query('SELECT * FROM jobcast.batches WHERE finished_at < $1 ORDER BY finished_at, id LIMIT $2', [time, limit])
+    return rows.map(toBatch)
+  }
+
+  /** The batches with their deliveries, in one transaction. */
+  async delete (ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.#transaction(async (client) => {
+      await forgetSubjects(client, ids)
+      await client.query('DELETE FROM jobcast.batches WHERE id = ANY($1)', [ids])
+    })
+  }
+
+  /** Jobs with their targets and deliveries (artifact rows go with the job: ON DELETE CASCADE), in one transaction. */
+  async deleteJobs (ids: string[]): Promise<void> {
+    if (ids.length === 0) return
+    await this.#transaction(async (client) => {
+      await forgetSubjects(client, ids)
+      await client.query('DELETE FROM jobcast.jobs WHERE id = ANY($1)', [ids])
+    })
   }
 
   async counts (batchId: string): Promise<BatchCounts> {

@@ -190,14 +190,12 @@ export class PgJobStore implements JobStore {
   }
 
   async finishedBefore (time: number, limit: number): Promise<JobRecord[]> {
-    const { rows } = await this.#query<JobRow>('SELECT * FROM jobcast.jobs WHERE finished_at < $1 ORDER BY finished_at, id LIMIT $2', [time, limit])
+    const { rows } = await this.#query<JobRow>('SELECT * FROM jobcast.jobs WHERE finished_at < $1 AND batch_id IS NULL ORDER BY finished_at, id LIMIT $2', [time, limit])
     return rows.map(toRecord)
   }
 
   async delete (ids: string[]): Promise<void> {
-    if (ids.length === 0) return
-    // Artifact rows go with their job (ON DELETE CASCADE).
-    await this.#query('DELETE FROM jobcast.jobs WHERE id = ANY($1)', [ids])
+    await this.#batches.deleteJobs(ids)
   }
 
   async addArtifact (artifact: ArtifactRecord): Promise<void> {
@@ -216,6 +214,8 @@ export class PgJobStore implements JobStore {
   async getBatch (id: string): Promise<BatchRecord | undefined> { return await this.#batches.get(id) }
   async listBatches (owner: string, query: BatchQuery): Promise<BatchRecord[]> { return await this.#batches.list(owner, query) }
   async batchCounts (batchId: string): Promise<BatchCounts> { return await this.#batches.counts(batchId) }
+  async batchesFinishedBefore (time: number, limit: number): Promise<BatchRecord[]> { return await this.#batches.finishedBefore(time, limit) }
+  async deleteBatches (ids: string[]): Promise<void> { await this.#batches.delete(ids) }
   async setNotify (subjectId: string, owner: string, targets: NotifyTargets): Promise<void> { await this.#outbox.setNotify(subjectId, owner, targets) }
   async deliveries (subjectId: string): Promise<DeliveryRecord[]> { return await this.#outbox.deliveries(subjectId) }
   async takeDueDeliveries (now: number, limit: number, leaseMs: number): Promise<DeliveryRecord[]> { return await this.#outbox.takeDue(now, limit, leaseMs) }
@@ -223,6 +223,9 @@ export class PgJobStore implements JobStore {
   async recordDelivery (id: string, attempt: StoredAttempt, next: { state: DeliveryState, nextAt: number | null }): Promise<void> { await this.#outbox.record(id, attempt, next) }
   async webhookSecret (owner: string): Promise<string> { return await this.#outbox.webhookSecret(owner) }
   async rotateWebhookSecret (owner: string): Promise<string> { return await this.#outbox.rotateWebhookSecret(owner) }
+  async notifyDefaults (owner: string): Promise<NotifyTargets | null> { return await this.#outbox.notifyDefaults(owner) }
+  async setNotifyDefaults (owner: string, targets: NotifyTargets | null): Promise<void> { await this.#outbox.setNotifyDefaults(owner, targets) }
+  async deleteUnusedTargets (time: number): Promise<number> { return await this.#outbox.deleteUnusedTargets(time) }
 
   async health (): Promise<{ ok: boolean, error?: string }> {
     if (this.#closed) return { ok: false, error: 'closed' }

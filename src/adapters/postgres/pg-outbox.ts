@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { deliveryId, type DeliveryRecord, type DeliveryState, type NotifyTargets, type StoredAttempt, type SubjectKind } from '../../core/batch-model.ts'
+import { idFloor } from '../../lib/ids.ts'
 import { generateWebhookSecret } from '../../notify/signature.ts'
 
 /** What runs a query: the pool, or a transaction's client. */
@@ -66,12 +67,41 @@ export class PgOutbox {
     return rows[0]!.secret
   }
 
+  async notifyDefaults (owner: string): Promise<NotifyTargets | null> {
+    const { rows } = await this.#query<{ webhook: string | null, email: string | null }>('SELECT webhook, email FROM jobcast.notify_defaults WHERE owner = $1', [owner])
+    const row = rows[0]
+    if (row === undefined) return null
+    return { ...(row.webhook === null ? {} : { webhook: row.webhook }), ...(row.email === null ? {} : { email: row.email }) }
+  }
+
+  async setNotifyDefaults (owner: string, targets: NotifyTargets | null): Promise<void> {
+    if (targets === null || (targets.webhook === undefined && targets.email === undefined)) {
+      await this.#query('DELETE FROM jobcast.notify_defaults WHERE owner = $1', [owner])
+      return
+    }
+    await this.#query(`INSERT INTO jobcast.notify_defaults (owner, webhook, email, updated_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (owner) DO UPDATE SET webhook = excluded.webhook, email = excluded.email, updated_at = excluded.updated_at`, [owner, targets.webhook ?? null, targets.email ?? null, Date.now()])
+  }
+
+  async deleteUnusedTargets (time: number): Promise<number> {
+    // Ids sort by creation time: a target older than `time` whose job was never inserted belongs to a refused start.
+    const { rowCount } = await this.#query(`DELETE FROM jobcast.notify_targets t WHERE t.subject_id < $1
+      AND NOT EXISTS (SELECT 1 FROM jobcast.jobs j WHERE j.id = t.subject_id)`, [idFloor(time)])
+    return rowCount ?? 0
+  }
+
   async rotateWebhookSecret (owner: string): Promise<string> {
     const secret = generateWebhookSecret()
     await this.#query(`INSERT INTO jobcast.webhook_secrets (owner, secret, created_at) VALUES ($1, $2, $3)
       ON CONFLICT (owner) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at`, [owner, secret, Date.now()])
     return secret
   }
+}
+
+/** Inside a transaction: the targets and deliveries of deleted jobs or batches. */
+export async function forgetSubjects (client: Queryable, ids: string[]): Promise<void> {
+  await client.query('DELETE FROM jobcast.notify_targets WHERE subject_id = ANY($1)', [ids])
+  await client.query('DELETE FROM jobcast.deliveries WHERE subject_id = ANY($1)', [ids])
 }
 
 function toDelivery (row: pg.QueryResultRow): DeliveryRecord {

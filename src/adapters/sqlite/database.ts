@@ -112,6 +112,16 @@ export const MIGRATIONS: string[] = [
     secret TEXT NOT NULL,
     created_at INTEGER NOT NULL
   );
+  `,
+  // 5: each user's default notify targets; retention finds ended batches without a scan.
+  `
+  CREATE TABLE notify_defaults (
+    owner TEXT PRIMARY KEY,
+    webhook TEXT,
+    email TEXT,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE INDEX batches_finished ON batches (finished_at) WHERE finished_at IS NOT NULL;
   `
 ]
 

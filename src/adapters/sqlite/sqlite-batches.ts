@@ -8,7 +8,7 @@ import type { SqliteOutbox } from './sqlite-outbox.ts'
 /** The batches table on SQLite. The statements run inside the job store's commits or as plain reads. */
 export class SqliteBatches {
   readonly #outbox: SqliteOutbox
-  readonly #s: Record<'insert' | 'byId' | 'byKey' | 'counts' | 'finish', Statement>
+  readonly #s: Record<'insert' | 'byId' | 'byKey' | 'counts' | 'finish' | 'finishedBefore' | 'delete', Statement>
   readonly #db: Db
 
   constructor (db: Db, outbox: SqliteOutbox) {
@@ -20,7 +20,9 @@ export class SqliteBatches {
       byKey: db.prepare('SELECT * FROM batches WHERE owner = ? AND idempotency_key = ?'),
       counts: db.prepare('SELECT state, count(*) AS n FROM jobs WHERE batch_id = ? GROUP BY state'),
       // Ends the batch when no child is left unfinished: run after the child's write, in the same commit.
-      finish: db.prepare("UPDATE batches SET finished_at = ? WHERE id = ? AND finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = ? AND state IN ('queued', 'running'))")
+      finish: db.prepare("UPDATE batches SET finished_at = ? WHERE id = ? AND finished_at IS NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE batch_id = ? AND state IN ('queued', 'running'))"),
+      finishedBefore: db.prepare('SELECT * FROM batches WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at, id LIMIT ?'),
+      delete: db.prepare('DELETE FROM batches WHERE id = ?')
     }
   }
 
@@ -52,6 +54,20 @@ export class SqliteBatches {
       ? this.#db.prepare('SELECT * FROM batches WHERE owner = ? ORDER BY id DESC LIMIT ?').all(owner, query.limit)
       : this.#db.prepare('SELECT * FROM batches WHERE owner = ? AND id < ? ORDER BY id DESC LIMIT ?').all(owner, query.before, query.limit)
     return (rows as Row[]).map(toBatch)
+  }
+
+  finishedBefore (time: number, limit: number): BatchRecord[] {
+    return (this.#s.finishedBefore.all(time, limit) as Row[]).map(toBatch)
+  }
+
+  /** The batches with their deliveries, in one commit. */
+  delete (ids: string[]): void {
+    this.#db.transaction(() => {
+      for (const id of ids) {
+        this.#s.delete.run(id)
+        this.#outbox.forget(id)
+      }
+    })()
   }
 
   counts (batchId: string): BatchCounts {

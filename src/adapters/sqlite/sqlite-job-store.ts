@@ -72,7 +72,7 @@ export class SqliteJobStore implements JobStore {
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byKey: db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?'),
       recent: db.prepare('SELECT * FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?'),
-      finishedBefore: db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? ORDER BY finished_at LIMIT ?'),
+      finishedBefore: db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND batch_id IS NULL ORDER BY finished_at LIMIT ?'),
       delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
       addArtifact: db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
         ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`),
@@ -296,7 +296,12 @@ export class SqliteJobStore implements JobStore {
 
   async delete (ids: string[]): Promise<void> {
     this.flush()
-    this.#db.transaction(() => { for (const id of ids) this.#statements.delete.run(id) })()
+    this.#db.transaction(() => {
+      for (const id of ids) {
+        this.#statements.delete.run(id)
+        this.#outbox.forget(id)
+      }
+    })()
     for (const id of ids) {
       this.#withArtifacts.delete(id)
       const meta = this.#meta.get(id)
@@ -365,6 +370,16 @@ export class SqliteJobStore implements JobStore {
     return this.#batches.counts(batchId)
   }
 
+  async batchesFinishedBefore (time: number, limit: number): Promise<BatchRecord[]> {
+    this.flush()
+    return this.#batches.finishedBefore(time, limit)
+  }
+
+  async deleteBatches (ids: string[]): Promise<void> {
+    this.flush()
+    this.#batches.delete(ids)
+  }
+
   async setNotify (subjectId: string, owner: string, targets: NotifyTargets): Promise<void> {
     this.#outbox.setNotify(subjectId, owner, targets)
   }
@@ -394,6 +409,19 @@ export class SqliteJobStore implements JobStore {
 
   async rotateWebhookSecret (owner: string): Promise<string> {
     return this.#outbox.rotateWebhookSecret(owner)
+  }
+
+  async notifyDefaults (owner: string): Promise<NotifyTargets | null> {
+    return this.#outbox.notifyDefaults(owner)
+  }
+
+  async setNotifyDefaults (owner: string, targets: NotifyTargets | null): Promise<void> {
+    this.#outbox.setNotifyDefaults(owner, targets)
+  }
+
+  async deleteUnusedTargets (time: number): Promise<number> {
+    this.flush()
+    return this.#outbox.deleteUnusedTargets(time)
   }
 
   async health (): Promise<{ ok: boolean, error?: string }> {

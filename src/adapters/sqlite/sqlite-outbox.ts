@@ -1,5 +1,6 @@
 import type { Statement } from 'better-sqlite3'
 import { deliveryId, type DeliveryRecord, type DeliveryState, type NotifyTargets, type StoredAttempt, type SubjectKind } from '../../core/batch-model.ts'
+import { idFloor } from '../../lib/ids.ts'
 import { generateWebhookSecret } from '../../notify/signature.ts'
 import type { Db } from './database.ts'
 import type { Row } from './job-row.ts'
@@ -10,7 +11,7 @@ import type { Row } from './job-row.ts'
  */
 export class SqliteOutbox {
   readonly #db: Db
-  readonly #s: Record<'setNotify' | 'targets' | 'enqueue' | 'bySubject' | 'due' | 'lease' | 'nextAt' | 'byId' | 'record' | 'secret' | 'putSecret' | 'rotate', Statement>
+  readonly #s: Record<'setNotify' | 'targets' | 'enqueue' | 'bySubject' | 'due' | 'lease' | 'nextAt' | 'byId' | 'record' | 'secret' | 'putSecret' | 'rotate' | 'defaults' | 'putDefaults' | 'clearDefaults' | 'forgetTargets' | 'forgetDeliveries' | 'unusedTargets', Statement>
 
   constructor (db: Db) {
     this.#db = db
@@ -27,7 +28,14 @@ export class SqliteOutbox {
       record: db.prepare('UPDATE deliveries SET attempts = ?, state = ?, next_at = ? WHERE id = ?'),
       secret: db.prepare('SELECT secret FROM webhook_secrets WHERE owner = ?'),
       putSecret: db.prepare('INSERT OR IGNORE INTO webhook_secrets (owner, secret, created_at) VALUES (?, ?, ?)'),
-      rotate: db.prepare('INSERT INTO webhook_secrets (owner, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (owner) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at')
+      rotate: db.prepare('INSERT INTO webhook_secrets (owner, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (owner) DO UPDATE SET secret = excluded.secret, created_at = excluded.created_at'),
+      defaults: db.prepare('SELECT webhook, email FROM notify_defaults WHERE owner = ?'),
+      putDefaults: db.prepare('INSERT INTO notify_defaults (owner, webhook, email, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (owner) DO UPDATE SET webhook = excluded.webhook, email = excluded.email, updated_at = excluded.updated_at'),
+      clearDefaults: db.prepare('DELETE FROM notify_defaults WHERE owner = ?'),
+      forgetTargets: db.prepare('DELETE FROM notify_targets WHERE subject_id = ?'),
+      forgetDeliveries: db.prepare('DELETE FROM deliveries WHERE subject_id = ?'),
+      // Ids sort by creation time: a target older than `?` whose job was never inserted belongs to a refused start.
+      unusedTargets: db.prepare('DELETE FROM notify_targets WHERE subject_id < ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = notify_targets.subject_id)')
     }
   }
 
@@ -73,6 +81,26 @@ export class SqliteOutbox {
     })()
   }
 
+  /** Inside a commit: the targets and deliveries of a deleted job or batch. */
+  forget (subjectId: string): void {
+    this.#s.forgetTargets.run(subjectId)
+    this.#s.forgetDeliveries.run(subjectId)
+  }
+
+  deleteUnusedTargets (time: number): number {
+    return this.#s.unusedTargets.run(idFloor(time)).changes
+  }
+
+  notifyDefaults (owner: string): NotifyTargets | null {
+    const row = this.#s.defaults.get(owner) as { webhook: string | null, email: string | null } | undefined
+    return row === undefined ? null : targetsOf(row)
+  }
+
+  setNotifyDefaults (owner: string, targets: NotifyTargets | null): void {
+    if (targets === null || (targets.webhook === undefined && targets.email === undefined)) this.#s.clearDefaults.run(owner)
+    else this.#s.putDefaults.run(owner, targets.webhook ?? null, targets.email ?? null, Date.now())
+  }
+
   webhookSecret (owner: string): string {
     this.#s.putSecret.run(owner, generateWebhookSecret(), Date.now())
     return (this.#s.secret.get(owner) as { secret: string }).secret
@@ -83,6 +111,11 @@ export class SqliteOutbox {
     this.#s.rotate.run(owner, secret, Date.now())
     return secret
   }
+}
+
+// A targets row as NotifyTargets: only the channels it has.
+function targetsOf (row: { webhook: string | null, email: string | null }): NotifyTargets {
+  return { ...(row.webhook === null ? {} : { webhook: row.webhook }), ...(row.email === null ? {} : { email: row.email }) }
 }
 
 function toDelivery (row: Row): DeliveryRecord {

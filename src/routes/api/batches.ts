@@ -5,6 +5,7 @@ import { ClientError } from '../../errors.ts'
 import { BatchSchema, BatchSummarySchema } from '../../schemas/batch.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 import { DeliverySchema } from '../../schemas/delivery.ts'
+import { checkedFields } from '../../uploads/checked-fields.ts'
 import type { PartsSource, UploadPart } from '../../uploads/receive-upload.ts'
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
@@ -12,7 +13,7 @@ const notFound = (id: string): ClientError => new ClientError(404, 'BATCH_NOT_FO
 
 /** Batches: many files in one request, one child job each; read, list, cancel, export, and their notifications. */
 const batches: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { service } = fastify.jobcast
+  const { service, config } = fastify.jobcast
 
   const owned = async (user: string, id: string): Promise<NonNullable<Awaited<ReturnType<typeof service.batches.get>>>> => {
     const batch = await service.batches.get(user, id)
@@ -29,7 +30,8 @@ const batches: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     if (!request.isMultipart()) throw new ClientError(415, 'MULTIPART_REQUIRED', 'a batch is sent as multipart/form-data: one "file" part per file, and optional "input" and "notify" JSON fields')
-    const parts: PartsSource = (limits) => request.parts({ limits }) as AsyncIterable<UploadPart>
+    // The JSON fields under the limits of a JSON body, as on POST /api/jobs/:type.
+    const parts: PartsSource = (limits) => checkedFields(request.parts({ limits: { ...limits, fieldSize: config.maxInputBytes } }) as AsyncIterable<UploadPart>, config)
     const { batch, children, created } = await service.submitBatch(request.jobcastUser, request.params.type, parts, { idempotencyKey: request.headers['idempotency-key'] })
     if (!created) reply.header('idempotent-replayed', 'true')
     // The children as written: none has started when the answer is built.

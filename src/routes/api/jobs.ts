@@ -2,26 +2,14 @@ import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
-import { jsonTooDeep } from '../../lib/json-depth.ts'
-import { tooDeep, tooLarge } from '../../plugins/body-guard.ts'
 import { RATE_WINDOW_MS } from '../../plugins/rate-limits.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 import { JobSchema, JobSummarySchema } from '../../schemas/job.ts'
+import { checkedFields } from '../../uploads/checked-fields.ts'
 import type { PartsSource, UploadPart } from '../../uploads/receive-upload.ts'
 
 const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) })
 const notFound = (id: string): ClientError => new ClientError(404, 'JOB_NOT_FOUND', `you have no job "${id}"`)
-
-// The multipart `input` field under the same limits as a JSON body: its size, and its nesting before it is parsed.
-async function * checkedInput (this: void, parts: AsyncIterable<UploadPart>, limits: { maxInputBytes: number, maxJsonDepth: number }): AsyncIterable<UploadPart> {
-  for await (const part of parts) {
-    if (part.type === 'field' && part.fieldname === 'input') {
-      if (part.valueTruncated === true) throw tooLarge(limits.maxInputBytes)
-      if (jsonTooDeep(String(part.value), limits.maxJsonDepth)) throw tooDeep(limits.maxJsonDepth)
-    }
-    yield part
-  }
-}
 
 /** Starting, reading, listing and canceling jobs, and downloading their artifacts. Thin: the engine decides. */
 const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -43,7 +31,7 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
     // `notify` travels beside the input (a JSON body field or a multipart field), never inside it.
     const { notify, input } = splitNotify(request.body ?? {})
     const { job, created } = request.isMultipart()
-      ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => checkedInput(request.parts({ limits: { ...limits, fieldSize: engine.config.maxInputBytes } }) as AsyncIterable<UploadPart>, engine.config)) satisfies PartsSource, options)
+      ? await engine.service.submitUpload(request.jobcastUser, type, ((limits) => checkedFields(request.parts({ limits: { ...limits, fieldSize: engine.config.maxInputBytes } }) as AsyncIterable<UploadPart>, engine.config)) satisfies PartsSource, options)
       : await engine.service.submit(request.jobcastUser, type, input, { ...options, notify })
     if (!created) reply.header('idempotent-replayed', 'true')
     return await reply.code(202).header('location', engine.service.views.jobUrl(job.id)).send(await engine.service.queries.viewOf(job))

@@ -12,7 +12,7 @@ import { SqliteUserStore } from '../../src/adapters/sqlite/sqlite-user-store.ts'
 import app from '../../src/app.ts'
 import plugin from '../../src/plugin.ts'
 import type { JobRecord } from '../../src/core/model.ts'
-import { AUTH, build, seedJobs, tempDataDir, testConfig, TOKENS } from '../helper.ts'
+import { AUTH, build, deferred, seedJobs, startJob, tempDataDir, testConfig, TOKENS, waitForState } from '../helper.ts'
 import { startChildServer } from '../child-server.ts'
 
 interface ErrorBody { statusCode: number, code: string, message: string }
@@ -47,6 +47,43 @@ test('a commit that fails refuses the start with 503 STORE_UNAVAILABLE; /healthz
   const accepted = await fastify.inject({ method: 'POST', url: '/api/jobs/sleep', headers: AUTH.alice, payload: { seconds: 0 } })
   t.equal(accepted.statusCode, 202, 'writes work again without a restart')
   t.equal((await fastify.inject('/healthz')).statusCode, 200, 'and the good commit cleared the error')
+})
+
+test('a failed commit of accepted changes is tried again: jobs do not stay running, and go on once the store writes again', async (t) => {
+  const dir = tempDataDir(t)
+  const db = openDatabase(dir)
+  const recovered = deferred<number>()
+  const store = new SqliteJobStore(db, { onError: () => {}, onRecovered: (attempts) => { recovered.resolve(attempts) }, retryBaseMs: 20 })
+  const fastify = Fastify({ logger: false })
+  await fastify.register(plugin, {
+    config: testConfig(t, { dataDir: dir, concurrency: 1 }),
+    adapters: { store, events: new MemoryJobEvents({ bufferSize: 100 }), files: new LocalFileStore(join(dir, 'files')), users: new SqliteUserStore(db) }
+  })
+  t.teardown(async () => { await fastify.close(); db.close() })
+  await fastify.ready()
+  const stored = (id: string): { state: string, finished_at: number | null } => db.prepare('SELECT state, finished_at FROM jobs WHERE id = ?').get(id) as { state: string, finished_at: number | null }
+
+  const first = await startJob(fastify, 'alice', 'sleep', { seconds: 0.3, steps: 1 })
+  const second = await startJob(fastify, 'alice', 'sleep', { seconds: 0, steps: 1 }) // queued behind it (concurrency 1)
+  await waitForState(fastify, 'alice', first.id, 'running')
+  db.pragma('query_only = ON') // the disk stops taking writes while the first job runs
+  await waitForState(fastify, 'alice', first.id, 'completed')
+  await waitForState(fastify, 'alice', second.id, 'completed')
+  t.equal(stored(first.id).state, 'running', 'the file could not take the change')
+  const sick = await fastify.inject('/healthz')
+  t.equal(sick.statusCode, 503, '/healthz says the store cannot write')
+  t.match((await fastify.inject({ url: `/api/jobs/${first.id}`, headers: AUTH.alice })).json(), { state: 'completed' }, 'a GET sees the accepted change meanwhile')
+  t.match((await fastify.inject({ url: '/api/jobs', headers: AUTH.alice })).json(), { items: [{ id: second.id, state: 'completed' }, { id: first.id, state: 'completed' }] }, 'so does the list')
+
+  db.pragma('query_only = OFF') // room again: no restart
+  t.ok(await recovered.promise > 1, 'committed by a retry')
+  for (const job of [first, second]) {
+    const row = stored(job.id)
+    t.equal(row.state, 'completed', 'the change reached the file')
+    t.ok(row.finished_at !== null, 'never completed without finishedAt')
+  }
+  t.equal((await fastify.inject('/healthz')).statusCode, 200)
+  t.equal((await fastify.inject({ method: 'POST', url: '/api/jobs/sleep', headers: AUTH.alice, payload: { seconds: 0 } })).statusCode, 202, 'and starts are taken')
 })
 
 test('an unfinished job whose row does not parse fails with CORRUPT_RECORD, its id logged; the server starts', async (t) => {

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify from 'fastify'
@@ -104,6 +104,39 @@ test('an unfinished job whose row does not parse fails with CORRUPT_RECORD, its 
   t.equal((await fastify.inject('/healthz')).statusCode, 200)
   const healthy = await fastify.jobcast.get('alice', '00000000000002healthy')
   t.not(healthy?.error?.code, 'CORRUPT_RECORD', 'the other job is untouched')
+})
+
+test('a database with damaged pages: the server refuses to start with DATABASE_CORRUPT, naming the file and how to recover', async (t) => {
+  const dir = tempDataDir(t)
+  seedJobs(dir, Array.from({ length: 300 }, (_, i) => ({ ...queuedJob(`0000000000${String(i).padStart(4, '0')}seeded`), input: { seconds: 0, pad: 'x'.repeat(500) } })))
+  // Garbage over pages in the middle of the file (a bad sector, a torn copy), the header page left intact.
+  const path = join(dir, 'jobcast.db')
+  const pages = Math.floor(statSync(path).size / 4096)
+  t.ok(pages > 10, `${pages} pages`)
+  const fd = openSync(path, 'r+')
+  writeSync(fd, Buffer.alloc(4096 * 3, 0xa5), 0, 4096 * 3, 4096 * Math.floor(pages / 2))
+  closeSync(fd)
+  const started = startChildServer(t, { JOBCAST_DATA_DIR: dir, JOBCAST_TOKENS: `alice:${TOKENS.alice}` })
+  await t.rejects(started, /server exited with 1[\s\S]*DATABASE_CORRUPT: the database \S*jobcast\.db is damaged[\s\S]*\.recover/)
+})
+
+test('a damaged page met while running: 503 DATABASE_CORRUPT, never a 500, and /healthz 503 with the code', async (t) => {
+  const dir = tempDataDir(t)
+  const db = openDatabase(dir)
+  const store = new SqliteJobStore(db, { onError: () => {} })
+  const fastify = Fastify({ logger: false })
+  await fastify.register(plugin, { config: testConfig(t, { dataDir: dir }), adapters: { store, events: new MemoryJobEvents({ bufferSize: 100 }), files: new LocalFileStore(join(dir, 'files')), users: new SqliteUserStore(db) } })
+  t.teardown(async () => { await fastify.close(); db.close() })
+  await fastify.ready()
+  const job = await startJob(fastify, 'alice', 'sleep', { seconds: 0 })
+  // What better-sqlite3 throws when a read lands on a damaged page.
+  store.get = async () => { throw Object.assign(new Error('database disk image is malformed'), { code: 'SQLITE_CORRUPT' }) }
+  const res = await fastify.inject({ url: `/api/jobs/${job.id}`, headers: AUTH.alice })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json<ErrorBody>().code, 'DATABASE_CORRUPT')
+  const health = await fastify.inject('/healthz')
+  t.equal(health.statusCode, 503)
+  t.match(health.json(), { status: 'unhealthy', store: { ok: false, code: 'DATABASE_CORRUPT', error: /damaged/ } })
 })
 
 test('upload folders that belong to no job are swept at start; a job\'s folder stays', async (t) => {

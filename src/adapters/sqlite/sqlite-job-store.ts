@@ -64,6 +64,8 @@ export class SqliteJobStore implements JobStore {
   #waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   #flushTimer: NodeJS.Immediate | undefined
   #lastError: string | undefined
+  // Set once an error said the file is damaged: no later success clears it (other pages may be damaged too).
+  #damaged: string | undefined
   // Set while accepted writes wait for a commit that failed to be tried again (see #retain).
   #retryTimer: NodeJS.Timeout | undefined
   #retryDelayMs: number
@@ -423,8 +425,15 @@ export class SqliteJobStore implements JobStore {
     return this.#outbox.rotateWebhookSecret(owner)
   }
 
-  async health (): Promise<{ ok: boolean, error?: string }> {
+  async health (): Promise<{ ok: boolean, error?: string, code?: string }> {
+    if (this.#damaged !== undefined) return { ok: false, error: this.#damaged, code: 'DATABASE_CORRUPT' }
     return this.#lastError === undefined ? { ok: !this.#closed } : { ok: false, error: this.#lastError }
+  }
+
+  /** Marks the file damaged when `err` says so (SQLITE_CORRUPT, SQLITE_NOTADB): health stays 503 until a restart checks it again. */
+  reportFault (err: unknown): void {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) this.#damaged ??= `the database file is damaged (${code}: ${(err as Error).message}); restore a backup or recover it (see the README)`
   }
 
   async close (): Promise<void> {
@@ -459,6 +468,7 @@ export class SqliteJobStore implements JobStore {
       this.#lastError = undefined
     } catch (err) {
       this.#lastError = (err as Error).message
+      this.reportFault(err)
       // The inserts were never durable: their starts are refused, so nothing of them may stay in memory.
       for (const id of inserts.keys()) {
         updates.delete(id)

@@ -143,7 +143,7 @@ export class DatabaseCorruptError extends Error {
   readonly problems: string
 
   constructor (path: string, problems: string) {
-    super(`DATABASE_CORRUPT: the database ${path} is damaged (${problems}); jobcast does not start on it. Restore a backup, or recover what is readable: \`sqlite3 ${path} .recover | sqlite3 recovered.db\`, then put recovered.db in its place`)
+    super(`DATABASE_CORRUPT: the database ${path} is damaged (${problems}); jobcast does not start on it. Restore a backup, or recover what is readable with sqlite3's .recover (README: "A damaged database")`)
     this.name = 'DatabaseCorruptError'
     this.problems = problems
   }

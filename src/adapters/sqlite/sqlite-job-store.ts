@@ -433,7 +433,7 @@ export class SqliteJobStore implements JobStore {
   /** Marks the file damaged when `err` says so (SQLITE_CORRUPT, SQLITE_NOTADB): health stays 503 until a restart checks it again. */
   reportFault (err: unknown): void {
     const code = (err as { code?: unknown }).code
-    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) this.#damaged ??= `the database file is damaged (${code}: ${(err as Error).message}); restore a backup or recover it (see the README)`
+    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) this.#damaged ??= `the database file is damaged (${code}: ${(err as Error).message}); restore a backup or recover it (README: "A damaged database")`
   }
 
   async close (): Promise<void> {

@@ -169,15 +169,16 @@ export class RowProcessor {
     return p
   }
 
-  /** JSON-serializable state. */
-  toState (): RowProcessorState {
+  /** JSON-serializable state (`columns: false`: with an empty `columns`). */
+  toState (options: { columns?: boolean } = {}): RowProcessorState {
     return {
       line: this.line,
       rows: this.rows,
       malformedRows: this.malformedRows,
       malformedLines: [...this.malformedLines],
       sample: this.sample.map((r) => [...r]),
-      columns: this.cols.map((c) => c.toState()),
+      // Without them (`columns: false`) the caller writes the columns' states one at a time.
+      columns: options.columns === false ? [] : this.cols.map((c) => c.toState()),
       headerPending: this.headerPending
     }
   }

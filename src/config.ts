@@ -40,6 +40,8 @@ const EnvSchema = Type.Object({
   JOBCAST_RATE_SESSIONS: Type.Integer({ minimum: 1, default: 20 }),
   JOBCAST_MAX_STREAMS_PER_USER: Type.Integer({ minimum: 1, default: 20 }),
   JOBCAST_UPLOAD_IDLE_MS: Type.Integer({ minimum: 100, default: 30_000 }),
+  JOBCAST_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 20_000 }),
+  JOBCAST_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
   JOBCAST_SESSION_PURGE_MS: Type.Integer({ minimum: 100, default: 3_600_000 }),
   JOBCAST_COOKIE_SECURE: Type.Boolean({ default: false }),
   JOBCAST_TRUST_PROXY: Type.Boolean({ default: false }),
@@ -119,6 +121,10 @@ export interface Config {
   maxStreamsPerUser: number
   /** A request body (an upload) that sends nothing for this long ends with 408, in ms. */
   uploadIdleMs: number
+  /** Time a client has to send a request's headers, in ms; past it 408 and the connection closes (slowloris). */
+  headersTimeoutMs: number
+  /** Time a client has to send a whole request, body included, in ms (a body trickled just under the idle gap ends too). */
+  requestTimeoutMs: number
   /** Time between two sweeps of expired sessions, in ms. */
   sessionPurgeMs: number
   /** Mark the session cookie Secure even when the request is plain HTTP (TLS ends at a proxy that trustProxy does not cover). */
@@ -189,6 +195,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     rateSessions: raw.JOBCAST_RATE_SESSIONS,
     maxStreamsPerUser: raw.JOBCAST_MAX_STREAMS_PER_USER,
     uploadIdleMs: raw.JOBCAST_UPLOAD_IDLE_MS,
+    headersTimeoutMs: raw.JOBCAST_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: raw.JOBCAST_REQUEST_TIMEOUT_MS,
     sessionPurgeMs: raw.JOBCAST_SESSION_PURGE_MS,
     cookieSecure: raw.JOBCAST_COOKIE_SECURE,
     trustProxy: raw.JOBCAST_TRUST_PROXY,

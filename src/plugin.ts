@@ -173,7 +173,7 @@ const jobcast: FastifyPluginAsync<JobcastOptions> = async (fastify, options) => 
 
   const authenticate = options.authenticate ?? tokenAuthenticate(users!)
   await fastify.register(async (scope) => {
-    setErrorHandler(scope, config.maxInputBytes)
+    setErrorHandler(scope, config.maxInputBytes, (err) => { adapters.store.reportFault?.(err) })
     codeSentErrors(scope)
     scope.decorateRequest('jobcastUser', '')
     bodies.install(scope)

@@ -25,6 +25,11 @@ export interface ColumnStatsState {
   values: ValueCounterState
 }
 
+/** Longest text a profile reports of one cell (min, max, a top value), in characters: longer ones are cut and marked. */
+export const MAX_VALUE_CHARS = 256
+/** Bytes of a cell kept for its min / max: enough for MAX_VALUE_CHARS in any UTF-8, and one more saying it was longer. */
+export const KEPT_VALUE_BYTES = MAX_VALUE_CHARS * 4 + 1
+
 const TWO_53 = 2 ** 53
 
 function compareBytes (b: Buffer, s: number, e: number, ref: Buffer, refLen: number): number {
@@ -73,8 +78,9 @@ export class ColumnStats {
   readonly #utf8: boolean
   #settled = false
 
-  constructor (distinctCap: number, utf8: boolean) {
-    this.values = new ValueCounter(distinctCap)
+  /** Statistics of one of the `columns` columns of a file (a very wide file gets smaller sketches, see ValueCounter). */
+  constructor (distinctCap: number, utf8: boolean, columns = 1) {
+    this.values = new ValueCounter(distinctCap, columns)
     this.#utf8 = utf8
   }
 
@@ -123,13 +129,17 @@ export class ColumnStats {
     if (len > this.lenMax) this.lenMax = len
     // Cells are never empty here, so the first byte decides most comparisons.
     const c0 = b[s]!
+    // Only the first KEPT_VALUE_BYTES are kept (one more than is reported, which says the cell was longer): a 50 MB
+    // cell costs no copy of itself, and a cell that shares that prefix with the kept one reports the same text.
     if (this.sMinLen < 0 || (c0 <= this.sMin[0]! && compareBytes(b, s, e, this.sMin, this.sMinLen) < 0)) {
-      if (this.sMin.length < e - s) this.sMin = Buffer.alloc(Math.max(e - s, this.sMin.length * 2))
-      this.sMinLen = b.copy(this.sMin, 0, s, e)
+      const keep = Math.min(e - s, KEPT_VALUE_BYTES)
+      if (this.sMin.length < keep) this.sMin = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMin.length * 2)))
+      this.sMinLen = b.copy(this.sMin, 0, s, s + keep)
     }
     if (this.sMaxLen < 0 || (c0 >= this.sMax[0]! && compareBytes(b, s, e, this.sMax, this.sMaxLen) > 0)) {
-      if (this.sMax.length < e - s) this.sMax = Buffer.alloc(Math.max(e - s, this.sMax.length * 2))
-      this.sMaxLen = b.copy(this.sMax, 0, s, e)
+      const keep = Math.min(e - s, KEPT_VALUE_BYTES)
+      if (this.sMax.length < keep) this.sMax = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMax.length * 2)))
+      this.sMaxLen = b.copy(this.sMax, 0, s, s + keep)
     }
     if (k >= 0) values.setKind(k, kind, x)
     else if (k === -1) values.insert(h1, h2, rawOff, rawLen, kind, x)
@@ -220,8 +230,8 @@ export class ColumnStats {
   }
 
   /** Column statistics restored from `toState` output. */
-  static fromState (s: ColumnStatsState, distinctCap: number, utf8: boolean): ColumnStats {
-    const c = new ColumnStats(distinctCap, utf8)
+  static fromState (s: ColumnStatsState, distinctCap: number, utf8: boolean, columns = 1): ColumnStats {
+    const c = new ColumnStats(distinctCap, utf8, columns)
     c.mask = s.mask
     c.#settled = s.mask !== 0 && typeFromMask(s.mask) === 'string'
     c.count = s.count
@@ -239,7 +249,7 @@ export class ColumnStats {
     if (s.sMax !== null) { const b = Buffer.from(s.sMax, 'base64'); c.sMax = Buffer.alloc(Math.max(64, b.length)); c.sMaxLen = b.copy(c.sMax) }
     c.lenMin = s.lenMin ?? Infinity
     c.lenMax = s.lenMax ?? -1
-    c.values = ValueCounter.fromState(distinctCap, s.values)
+    c.values = ValueCounter.fromState(distinctCap, s.values, columns)
     return c
   }
 }

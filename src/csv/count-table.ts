@@ -208,9 +208,9 @@ export class CountTable {
   }
 }
 
-/** Table capacity (a power of two, at least 256) for `n` entries at most half full. */
+/** Table capacity (a power of two, at least 64) for `n` entries at most half full. */
 export function capacityFor (n: number): number {
-  let c = 256
+  let c = 64
   while (c < n * 2) c *= 2
   return c
 }

@@ -1,7 +1,7 @@
 // Turns running column statistics into the reported column profile, reading back from the file
 // the few raw values (most frequent values, datetime extremes) that were tracked by offset only.
 
-import type { ColumnStats } from './column-stats.ts'
+import { KEPT_VALUE_BYTES, MAX_VALUE_CHARS, type ColumnStats } from './column-stats.ts'
 import { typeFromMask, type ColumnType } from './infer.ts'
 import { decodeBytes, decodeRawCell, type CsvEncoding } from './text.ts'
 
@@ -41,6 +41,20 @@ export interface ColumnProfile {
   topValues: TopValue[]
   /** True when the counts are Misra-Gries lower bounds (the column passed the distinct cap). */
   topValuesIsEstimate: boolean
+  /** Present (true) when `min`, `max` or a top value was longer than MAX_VALUE_CHARS (256) and is cut there. */
+  truncated?: true
+}
+
+// Cuts a reported value to MAX_VALUE_CHARS; `cut` says whether anything was left out (or already was, when read).
+function capped (text: string, alreadyCut: boolean): { text: string, cut: boolean } {
+  // A read of a prefix can end inside a character: drop its replacement character.
+  const whole = alreadyCut ? text.replace(/\uFFFD$/, '') : text
+  if (whole.length <= MAX_VALUE_CHARS && !alreadyCut) return { text: whole, cut: false }
+  // Never between the two halves of a surrogate pair.
+  let end = Math.min(whole.length, MAX_VALUE_CHARS)
+  const last = whole.charCodeAt(end - 1)
+  if (last >= 0xd800 && last <= 0xdbff) end--
+  return { text: whole.slice(0, end), cut: true }
 }
 
 /** Reads `len` raw bytes at file offset `off`. */
@@ -52,6 +66,18 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
   const numeric = type === 'integer' || type === 'number'
   let min: string | null = null
   let max: string | null = null
+  let cut = false
+  // Reads at most what can be reported of a raw cell (a 50 MB one is not read whole).
+  const readCapped = async (off: number, len: number): Promise<string> => {
+    const text = capped(decodeRawCell(await read(off, Math.min(len, KEPT_VALUE_BYTES)), encoding), len > KEPT_VALUE_BYTES)
+    cut ||= text.cut
+    return text.text
+  }
+  const cap = (text: string, alreadyCut: boolean): string => {
+    const out = capped(text, alreadyCut)
+    cut ||= out.cut
+    return out.text
+  }
   if (c.count > 0) {
     if (numeric) {
       // Integers beyond ±2^53 are reported exactly (their doubles may round).
@@ -62,16 +88,16 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
       min = new Date(c.tMin).toISOString().slice(0, 10)
       max = new Date(c.tMax).toISOString().slice(0, 10)
     } else if (type === 'datetime') {
-      min = decodeRawCell(await read(c.tMinOff, c.tMinLen), encoding)
-      max = decodeRawCell(await read(c.tMaxOff, c.tMaxLen), encoding)
+      min = await readCapped(c.tMinOff, c.tMinLen)
+      max = await readCapped(c.tMaxOff, c.tMaxLen)
     } else {
-      min = decodeBytes(c.sMin, 0, c.sMinLen, encoding)
-      max = decodeBytes(c.sMax, 0, c.sMaxLen, encoding)
+      min = cap(decodeBytes(c.sMin, 0, c.sMinLen, encoding), c.sMinLen >= KEPT_VALUE_BYTES)
+      max = cap(decodeBytes(c.sMax, 0, c.sMaxLen, encoding), c.sMaxLen >= KEPT_VALUE_BYTES)
     }
   }
   const topValues: TopValue[] = []
   for (const t of c.values.top(TOP_VALUES)) {
-    topValues.push({ value: decodeRawCell(await read(t.offset, t.length), encoding), count: t.count })
+    topValues.push({ value: await readCapped(t.offset, t.length), count: t.count })
   }
   const isString = type === 'string' && c.count > 0
   return {
@@ -88,6 +114,7 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
     minLength: isString ? c.lenMin : null,
     maxLength: isString ? c.lenMax : null,
     topValues,
-    topValuesIsEstimate: c.values.approximate
+    topValuesIsEstimate: c.values.approximate,
+    ...(cut ? { truncated: true as const } : {})
   }
 }

@@ -1,25 +1,34 @@
-// HyperLogLog with 2^15 registers (standard error ~0.57%, so 2% is 3.5 sigma; 32 KB per column) and Ertl's improved estimator
-// ("New cardinality estimation algorithms for HyperLogLog sketches", 2017), which is unbiased
-// over the whole range without empirical bias tables.
+// HyperLogLog with 2^15 registers by default (standard error ~0.57%, so 2% is 3.5 sigma; 32 KB per column), fewer for
+// the columns of very wide files (see `hllPrecisionFor`), and Ertl's improved estimator ("New cardinality estimation
+// algorithms for HyperLogLog sketches", 2017), which is unbiased over the whole range without empirical bias tables.
 
-const P = 15
-const M = 1 << P
-const Q = 49 // hash bits left for the rank: low 17 bits of h1 + 32 bits of h2
+/** Most registers (as a power of two): what every column of a file up to a few hundred columns gets. */
+export const MAX_PRECISION = 15
+/** Fewest registers (as a power of two): 128 registers, ~9% standard error. */
+export const MIN_PRECISION = 7
 
 /** A HyperLogLog sketch fed with the two 32-bit hashes of `hashBytes`. */
 export class HyperLogLog {
   /** One byte per register: the highest rank seen (0 = empty). */
   readonly registers: Uint8Array
+  readonly #p: number
+  readonly #lowMask: number
 
-  constructor (registers?: Uint8Array) {
-    this.registers = registers ?? new Uint8Array(M)
+  /** A sketch of 2^`precision` registers, or of the given ones (their number sets the precision). */
+  constructor (registers?: Uint8Array, precision = MAX_PRECISION) {
+    this.registers = registers ?? new Uint8Array(1 << precision)
+    this.#p = Math.log2(this.registers.length)
+    if (!Number.isInteger(this.#p) || this.#p < MIN_PRECISION || this.#p > MAX_PRECISION) throw new RangeError('bad HyperLogLog size')
+    this.#lowMask = (1 << (32 - this.#p)) - 1
   }
 
   /** Adds one hashed value. */
   add (h1: number, h2: number): void {
-    const idx = h1 >>> (32 - P)
-    const low = h1 & 0x1ffff
-    const rank = low !== 0 ? Math.clz32(low) - 14 : h2 !== 0 ? 18 + Math.clz32(h2) : Q + 1
+    const p = this.#p
+    const idx = h1 >>> (32 - p)
+    // The rank over the 64 - p hash bits left: the low 32 - p bits of h1, then the 32 bits of h2.
+    const low = h1 & this.#lowMask
+    const rank = low !== 0 ? Math.clz32(low) - p + 1 : h2 !== 0 ? 33 - p + Math.clz32(h2) : 65 - p
     if (rank > this.registers[idx]!) this.registers[idx] = rank
   }
 
@@ -27,11 +36,14 @@ export class HyperLogLog {
   merge (o: HyperLogLog): void {
     const r = this.registers
     const q = o.registers
-    for (let i = 0; i < M; i++) if (q[i]! > r[i]!) r[i] = q[i]!
+    if (q.length !== r.length) throw new RangeError('cannot merge HyperLogLog sketches of different sizes')
+    for (let i = 0; i < r.length; i++) if (q[i]! > r[i]!) r[i] = q[i]!
   }
 
   /** Estimated number of distinct values added. */
   estimate (): number {
+    const M = this.registers.length
+    const Q = 64 - this.#p
     const c = new Float64Array(Q + 2)
     for (let i = 0; i < M; i++) c[this.registers[i]!]!++
     let z = M * tau(1 - c[Q + 1]! / M)
@@ -47,9 +59,7 @@ export class HyperLogLog {
 
   /** Sketch restored from `toBase64` output. */
   static fromBase64 (s: string): HyperLogLog {
-    const buf = Buffer.from(s, 'base64')
-    if (buf.length !== M) throw new RangeError('bad HyperLogLog state')
-    return new HyperLogLog(new Uint8Array(buf))
+    return new HyperLogLog(new Uint8Array(Buffer.from(s, 'base64')))
   }
 }
 

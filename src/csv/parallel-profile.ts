@@ -11,7 +11,7 @@ import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CsvError, CsvErrorCode, type CsvErrorCodeValue } from './errors.ts'
 import { checkParallelCheckpoint, PARALLEL_CHECKPOINT_VERSION, type ParallelCheckpoint, type RangeCheckpoint } from './parallel-checkpoint.ts'
-import { defaultDistinctCap, MAX_ROW_BYTES, READ_BYTES, type CsvProfile } from './profile.ts'
+import { defaultDistinctCap, defaultSampleRows, MAX_ROW_BYTES, READ_BYTES, type CsvProfile } from './profile.ts'
 import { guessRangeStarts, tableBytes } from './range-split.ts'
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
 import type { CsvPreview } from './sniff.ts'
@@ -55,7 +55,7 @@ export interface ParallelProfileOptions {
   bufferBytes?: number
   /** A row (an unclosed quote) longer than this is malformed. Default 64 MiB. */
   maxRowBytes?: number
-  /** Data rows kept for the sample. Default 1,000. */
+  /** Data rows kept for the sample. Default `defaultSampleRows`: 1,000, fewer for a wide file. */
   sampleRows?: number
   /** Stops the profile: every worker stops within 1,024 rows; rejects with the signal's reason. */
   signal?: AbortSignal
@@ -124,7 +124,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
   const dataStart = preview.encoding === 'utf-8-bom' ? 3 : 0
   const budget = opts.tableBudgetBytes ?? 256 * 1024 * 1024
   const concurrency = Math.max(1, Math.min(opts.workers ?? pool.size, Math.floor(budget / (ncols * tableBytes(distinctCap)))))
-  const options: RowProcessorOptions = { delimiter: preview.delimiter, encoding: preview.encoding, columns: ncols, distinctCap, sampleRows: opts.sampleRows ?? 1000 }
+  const options: RowProcessorOptions = { delimiter: preview.delimiter, encoding: preview.encoding, columns: ncols, distinctCap, sampleRows: opts.sampleRows ?? defaultSampleRows(ncols) }
 
   let ranges: Range[]
   let elapsedBefore = 0

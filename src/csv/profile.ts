@@ -7,6 +7,8 @@ import { CsvError, CsvErrorCode } from './errors.ts'
 import { finalizeColumn, type ColumnProfile } from './finalize.ts'
 import { RowProcessor } from './row-processor.ts'
 import { scanRange } from './range-scan.ts'
+import { tableBytes } from './range-split.ts'
+import { hllPrecisionFor, mgEntriesFor } from './value-counter.ts'
 import type { CsvPreview } from './sniff.ts'
 
 /** Progress reported after each chunk of rows. */
@@ -33,7 +35,7 @@ export interface ProfileOptions {
   chunkRows?: number
   /**
    * Distinct values per column counted exactly before estimating. Default `defaultDistinctCap`:
-   * 100,000 up to 16 columns, less for wider files so exact counting stays within ~100 MB.
+   * 100,000 up to 16 columns, less for wider files so that all columns stay within STATS_BUDGET_BYTES.
    */
   distinctCap?: number
   /** Size of the first read buffer in bytes (it grows for longer rows). Default 4 MiB. */
@@ -45,7 +47,7 @@ export interface ProfileOptions {
    * timers, I/O and an `abort()` from a request handler get their turn. Default 10.
    */
   yieldEveryMs?: number
-  /** Data rows kept for the sample. Default 1,000. */
+  /** Data rows kept for the sample. Default `defaultSampleRows`: 1,000, fewer for a wide file. */
   sampleRows?: number
   /** Stops the profile (within a chunk) by throwing the signal's reason. */
   signal?: AbortSignal
@@ -81,9 +83,32 @@ export interface CsvProfile {
   sample: Array<Array<string | null>>
 }
 
-/** Default distinct cap for a file of `columns` columns (a column at the cap holds ~6 MB). */
+/**
+ * Memory the statistics of all columns of one range may take at their distinct caps. It bounds a profile whatever
+ * the width: a 30,000-column file gets caps of a few dozen values (and small sketches past them) instead of 5,000.
+ */
+export const STATS_BUDGET_BYTES = 192 * 1024 * 1024
+
+/** Default distinct cap for a file of `columns` columns (a column at the cap holds ~6 MB; all of them within STATS_BUDGET_BYTES). */
 export function defaultDistinctCap (columns: number): number {
-  return columns <= 16 ? 100_000 : Math.max(5_000, Math.floor(1_600_000 / columns))
+  let cap = columns <= 16 ? 100_000 : Math.max(5_000, Math.floor(1_600_000 / columns))
+  if (columns <= 16) return cap
+  while (cap > 16 && columns * columnBytes(cap, columns) > STATS_BUDGET_BYTES) cap = Math.floor(cap / 2)
+  return cap
+}
+
+// Bytes one column's statistics take at most with distinct cap `cap`: its exact table at the cap, or past it the
+// sketch and the Misra-Gries table, whichever is larger, and the object itself.
+function columnBytes (cap: number, columns: number): number {
+  return Math.max(tableBytes(cap), (1 << hllPrecisionFor(columns)) + tableBytes(mgEntriesFor(columns))) + 512
+}
+
+/** Cells of the sample, all rows together, by default: a wide file gets fewer rows (30,000 columns: 6 rows). */
+export const SAMPLE_CELLS = 200_000
+
+/** Default rows of the sample for a file of `columns` columns: 1,000, or fewer so that it holds at most SAMPLE_CELLS cells. */
+export function defaultSampleRows (columns: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(SAMPLE_CELLS / Math.max(1, columns))))
 }
 
 /** Default first read buffer size. */
@@ -96,7 +121,7 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
   const started = performance.now()
   const chunkRows = Math.max(1, opts.chunkRows ?? 10_000)
   const distinctCap = opts.distinctCap ?? defaultDistinctCap(preview.header.length)
-  const sampleRows = opts.sampleRows ?? 1000
+  const sampleRows = opts.sampleRows ?? defaultSampleRows(preview.header.length)
   const { signal, onChunk, resume } = opts
   signal?.throwIfAborted()
   const ncols = preview.header.length

@@ -1,11 +1,15 @@
 // Where a parallel profile splits a file: guessed row starts, and how many ranges fit the memory budget.
 
 import { open } from 'node:fs/promises'
+import { capacityFor } from './count-table.ts'
 
-/** Bytes of one column's exact table at `cap` entries (16-byte slots at most half full, plus 25 bytes per entry). */
+/**
+ * Bytes of one column's exact table at `cap` entries (16-byte slots at most half full, plus 25 bytes per entry), as
+ * the table grows there (from 256 slots, or fewer for a small cap; 4x at a time while small).
+ */
 export function tableBytes (cap: number): number {
-  let c = 256
-  while (c < cap * 2) c *= 2
+  let c = Math.min(256, capacityFor(cap))
+  while (c < cap * 2) c *= c < 65536 ? 4 : 2
   return c * 16 + (c / 2) * 25
 }
 

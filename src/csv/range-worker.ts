@@ -46,6 +46,33 @@ function publish (t: RangeTask, proc: RowProcessor, name: string): { bytes: Uint
   return { bytes, file: name }
 }
 
+/**
+ * A snapshot written to the state folder a column at a time (the same JSON as `toState`): the state of a 30,000-column
+ * file is never whole in memory, as objects and then as one string, at once.
+ */
+function writeStateByColumn (dir: string, name: string, proc: RowProcessor): void {
+  const tmp = join(dir, `${name}.tmp`)
+  const fd = openSync(tmp, 'w')
+  try {
+    const write = (text: string): void => {
+      const bytes = encoder.encode(text)
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off)
+    }
+    const { columns: _none, ...rest } = proc.toState({ columns: false })
+    // `columns` last, empty: the text up to its `[`, then each column's state, then `]}`.
+    let pending = JSON.stringify({ ...rest, columns: [] }).slice(0, -2)
+    for (let i = 0; i < proc.cols.length; i++) {
+      pending += (i === 0 ? '' : ',') + JSON.stringify(proc.cols[i]!.toState())
+      if (pending.length > 1 << 20) { write(pending); pending = '' }
+    }
+    write(pending + ']}')
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, join(dir, name))
+}
+
 async function runRange (t: RangeTask): Promise<unknown> {
   const control = new Int32Array(t.control)
   const fh = await open(t.path, 'r')
@@ -66,10 +93,15 @@ async function runRange (t: RangeTask): Promise<unknown> {
         if (flags === 0) return
         if ((flags & CONTROL_ABORT) !== 0) throw new Aborted('aborted')
         Atomics.and(control, 0, ~CONTROL_SNAPSHOT)
-        const { bytes, file } = publish(t, proc, `range-${t.index}-${Atomics.load(control, 1)}.json`)
+        const name = `range-${t.index}-${Atomics.load(control, 1)}.json`
         // With a state folder the parent only needs the file name.
-        if (file !== undefined) parentPort!.postMessage({ kind: 'snapshot', at, file })
-        else parentPort!.postMessage({ kind: 'snapshot', at, bytes }, [bytes.buffer as ArrayBuffer])
+        if (t.stateDir !== null) {
+          writeStateByColumn(t.stateDir, name, proc)
+          parentPort!.postMessage({ kind: 'snapshot', at, file: name })
+        } else {
+          const { bytes } = publish(t, proc, name)
+          parentPort!.postMessage({ kind: 'snapshot', at, bytes }, [bytes.buffer as ArrayBuffer])
+        }
       }
     })
     // The only range: its statistics are the file's, finalized here rather than sent to a merge.

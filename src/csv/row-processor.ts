@@ -5,6 +5,14 @@ import { ColumnStats, type ColumnStatsState } from './column-stats.ts'
 import { FIELD_ESCAPED, FIELD_PLAIN, ROW_OK, RowScanner, skipLine, unescapeInto } from './scanner.ts'
 import { decodeCell, type CsvEncoding } from './text.ts'
 
+/** Longest sample cell kept, in characters: the sample shows what a column holds, not a 50 MB cell whole. */
+export const SAMPLE_CELL_CHARS = 4096
+
+// A cell of the sample, cut to SAMPLE_CELL_CHARS (copied out, so that the cut does not keep the whole cell alive).
+function sampleCell (text: string): string {
+  return text.length <= SAMPLE_CELL_CHARS ? text : Buffer.from(text.slice(0, SAMPLE_CELL_CHARS), 'utf16le').toString('utf16le')
+}
+
 /** Malformed-row line numbers kept. */
 export const MALFORMED_LINES = 20
 
@@ -65,11 +73,11 @@ export class RowProcessor {
     this.#sampleRows = o.sampleRows
     this.#sc = new RowScanner(o.delimiter.charCodeAt(0), o.columns + 1)
     if (state === undefined) {
-      this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8))
+      this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8, o.columns))
       this.headerPending = o.header ?? true
       this.line = o.line ?? 1
     } else {
-      this.cols = state.columns.map((s) => ColumnStats.fromState(s, o.distinctCap, utf8))
+      this.cols = state.columns.map((s) => ColumnStats.fromState(s, o.distinctCap, utf8, o.columns))
       this.line = state.line
       this.rows = state.rows
       this.malformedRows = state.malformedRows
@@ -148,7 +156,7 @@ export class RowProcessor {
             const n = unescapeInto(buf, s, e, this.#scratch)
             col.add(this.#scratch, 0, n, base + s - 1, e - s + 2)
           }
-          if (row !== null) row[i] = decodeCell(sc, i, buf, this.#encoding)
+          if (row !== null) row[i] = sampleCell(decodeCell(sc, i, buf, this.#encoding))
         }
         if (row !== null) this.sample.push(row)
         this.rows++
@@ -161,15 +169,16 @@ export class RowProcessor {
     return p
   }
 
-  /** JSON-serializable state. */
-  toState (): RowProcessorState {
+  /** JSON-serializable state (`columns: false`: with an empty `columns`). */
+  toState (options: { columns?: boolean } = {}): RowProcessorState {
     return {
       line: this.line,
       rows: this.rows,
       malformedRows: this.malformedRows,
       malformedLines: [...this.malformedLines],
       sample: this.sample.map((r) => [...r]),
-      columns: this.cols.map((c) => c.toState()),
+      // Without them (`columns: false`) the caller writes the columns' states one at a time.
+      columns: options.columns === false ? [] : this.cols.map((c) => c.toState()),
       headerPending: this.headerPending
     }
   }

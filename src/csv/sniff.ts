@@ -28,6 +28,10 @@ export interface CsvPreview {
 
 /** Bytes read from the head of the file. */
 export const SNIFF_BYTES = 64 * 1024
+/** Characters of the preview's rows, all cells together, past which no more rows are shown (at least one row is). */
+export const PREVIEW_CHARS = 64 * 1024
+/** Longest column name (and preview cell) kept, in characters. */
+export const MAX_HEADER_CHARS = 256
 /** Data rows returned in a preview. */
 export const PREVIEW_ROWS = 5
 const SNIFF_ROWS = 50
@@ -125,7 +129,8 @@ export function detectDelimiter (b: Buffer, start: number, complete: boolean): C
 export function normalizeHeader (names: string[]): string[] {
   const seen = new Set<string>()
   return names.map((raw, i) => {
-    const base = raw === '' ? `column_${i + 1}` : raw
+    // A name is shown in every view and result: a header cell of megabytes is cut.
+    const base = raw === '' ? `column_${i + 1}` : raw.length > MAX_HEADER_CHARS ? raw.slice(0, MAX_HEADER_CHARS) : raw
     let name = base
     for (let k = 2; seen.has(name); k++) name = `${base}_${k}`
     seen.add(name)
@@ -133,25 +138,32 @@ export function normalizeHeader (names: string[]): string[] {
   })
 }
 
-/** Sniffs the head of the CSV file at `path` (reads at most `SNIFF_BYTES`). */
+/** Most bytes read to find the header row of a wide file (30,000 columns and more) when SNIFF_BYTES hold no row end. */
+export const MAX_SNIFF_BYTES = 16 * 1024 * 1024
+
+/**
+ * Sniffs the head of the CSV file at `path`: reads `SNIFF_BYTES`, or up to `MAX_SNIFF_BYTES` while not one line
+ * ends in what was read (a very wide header).
+ */
 export async function sniffCsv (path: string): Promise<CsvPreview> {
   const fh = await open(path, 'r')
-  let head: Buffer
-  let bytes: number
   try {
-    bytes = (await fh.stat()).size
-    const buf = Buffer.alloc(Math.min(SNIFF_BYTES, bytes))
-    let got = 0
-    while (got < buf.length) {
-      const { bytesRead } = await fh.read(buf, got, buf.length - got, got)
-      if (bytesRead === 0) break
-      got += bytesRead
+    const bytes = (await fh.stat()).size
+    for (let size = SNIFF_BYTES; ; size *= 4) {
+      const buf = Buffer.alloc(Math.min(size, bytes))
+      let got = 0
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got)
+        if (bytesRead === 0) break
+        got += bytesRead
+      }
+      const head = buf.subarray(0, got)
+      const noLineEnd = head.indexOf(0x0a) === -1 && head.indexOf(0x0d) === -1
+      if (!noLineEnd || got >= bytes || size >= MAX_SNIFF_BYTES) return sniffBuffer(head, bytes)
     }
-    head = buf.subarray(0, got)
   } finally {
     await fh.close()
   }
-  return sniffBuffer(head, bytes)
 }
 
 /** Sniffs `head`, the first bytes of a file of `bytes` bytes. */
@@ -166,14 +178,20 @@ export function sniffBuffer (head: Buffer, bytes: number): CsvPreview {
   const rows: string[][] = []
   let header: string[] | null = null
   let p = start
-  while (rows.length < PREVIEW_ROWS && p < head.length) {
+  // The preview goes into every view of the job: its rows stop at PREVIEW_CHARS (a wide file shows fewer).
+  let chars = 0
+  while (rows.length < PREVIEW_ROWS && p < head.length && chars < PREVIEW_CHARS) {
     const next = sc.scan(head, p, head.length, complete)
     if (next < 0) break
     p = next
     if (sc.count === 1 && sc.ends[0] === sc.starts[0] && (header === null || header.length > 1)) continue
     const cells = Array.from({ length: sc.count }, (_, i) => decodeCell(sc, i, head, encoding))
-    if (header === null) header = cells
-    else rows.push(cells)
+    if (header === null) {
+      header = cells
+      continue
+    }
+    chars += cells.reduce((n, c) => n + c.length, 0)
+    if (chars <= PREVIEW_CHARS || rows.length === 0) rows.push(cells.map((c) => c.length > MAX_HEADER_CHARS ? c.slice(0, MAX_HEADER_CHARS) : c))
   }
   if (header === null) {
     if (complete) throw new CsvError(CsvErrorCode.EMPTY_FILE, 'the file has no header row')

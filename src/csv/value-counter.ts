@@ -5,7 +5,7 @@
 // file (byte offset and raw length) so the few values that are reported can be read back.
 
 import { capacityFor, CountTable } from './count-table.ts'
-import { HyperLogLog } from './hll.ts'
+import { HyperLogLog, MAX_PRECISION, MIN_PRECISION } from './hll.ts'
 
 /** Where a counted value first occurs in the file, and how often it was counted. */
 export interface CountedValue { count: number, offset: number, length: number }
@@ -18,9 +18,9 @@ export interface ValueCounterState {
   hll: string | null
 }
 
-/** A HyperLogLog holding every value of `t`. */
-function hllOf (t: CountTable): HyperLogLog {
-  const hll = new HyperLogLog()
+/** A HyperLogLog of 2^`precision` registers holding every value of `t`. */
+function hllOf (t: CountTable, precision: number): HyperLogLog {
+  const hll = new HyperLogLog(undefined, precision)
   const slots = t.slots
   for (let k = 0; k < t.size; k++) {
     const i = t.slotOf[k]!
@@ -29,8 +29,26 @@ function hllOf (t: CountTable): HyperLogLog {
   return hll
 }
 
-/** Entries in the Misra-Gries summary once exact counting is over. */
+/** Entries in the Misra-Gries summary once exact counting is over (fewer below a cap of 4,096, see `mgEntriesFor`). */
 const MG_ENTRIES = 1024
+
+/** Bytes the HyperLogLog sketches of all columns of a very wide file may take together. */
+const SKETCH_BUDGET_BYTES = 32 * 1024 * 1024
+/** Bytes the Misra-Gries tables of all columns of a very wide file may take together (~57 bytes per entry). */
+const MG_BUDGET_BYTES = 64 * 1024 * 1024
+
+/**
+ * HyperLogLog precision of each column of a file of `columns` columns: the full 2^15 registers up to ~1,000 columns,
+ * fewer beyond so that all sketches stay within SKETCH_BUDGET_BYTES (30,000 columns: 2^10, ~3% standard error).
+ */
+export function hllPrecisionFor (columns: number): number {
+  return Math.max(MIN_PRECISION, Math.min(MAX_PRECISION, Math.floor(Math.log2(SKETCH_BUDGET_BYTES / Math.max(1, columns)))))
+}
+
+/** Misra-Gries entries of each column of a file of `columns` columns: 1,024, fewer past ~1,100 columns (at least 16). */
+export function mgEntriesFor (columns: number): number {
+  return Math.max(16, Math.min(MG_ENTRIES, Math.floor(MG_BUDGET_BYTES / (Math.max(1, columns) * 57))))
+}
 
 /** Counts distinct values and their frequencies for one column. */
 export class ValueCounter {
@@ -40,9 +58,16 @@ export class ValueCounter {
   #hll: HyperLogLog | null = null
   #tmp: Float64Array | undefined
 
-  constructor (cap: number) {
+  readonly #precision: number
+  readonly #mg: number
+
+  /** Counts exactly up to `cap` distinct values; its sketches are sized for one of `columns` columns of a file. */
+  constructor (cap: number, columns = 1) {
     this.cap = cap
-    this.#table = new CountTable(256)
+    this.#precision = hllPrecisionFor(columns)
+    this.#mg = mgEntriesFor(columns)
+    // A small cap (a very wide file) starts small too: the table never grows past what the cap needs.
+    this.#table = new CountTable(Math.min(256, capacityFor(cap)))
   }
 
   /** True once distinct values passed `cap` (distinct and frequencies are estimates). */
@@ -95,17 +120,17 @@ export class ValueCounter {
     }
     this.#hll.add(h1, h2)
     // Misra-Gries step for a value not in the full summary: every counter loses one, zeros leave.
-    if (!t.bumpOrInsert(h1, h2, off, len, MG_ENTRIES)) t.decrementAll(1, this.#tmp ??= new Float64Array(MG_ENTRIES * 5))
+    if (!t.bumpOrInsert(h1, h2, off, len, this.#mg)) t.decrementAll(1, this.#tmp ??= new Float64Array(this.#mg * 5))
   }
 
   #toApproximate (): void {
     const old = this.#table
     const slots = old.slots
-    this.#hll = hllOf(old)
+    this.#hll = hllOf(old, this.#precision)
     // The most frequent entries (ties: first seen) become the initial Misra-Gries counters,
     // inserted in file order to keep entry order = offset order.
-    const keep = old.top(MG_ENTRIES).sort((a, b) => a - b)
-    const t = new CountTable(capacityFor(MG_ENTRIES))
+    const keep = old.top(this.#mg).sort((a, b) => a - b)
+    const t = new CountTable(capacityFor(this.#mg))
     for (const k of keep) {
       const i = old.slotOf[k]!
       t.add(slots[i]!, slots[i + 1]!, slots[i + 2]! >>> 0, old.off[k]!, old.len[k]!)
@@ -133,22 +158,22 @@ export class ValueCounter {
       if (t.size > this.cap) this.#toApproximate()
       return
     }
-    if (this.#hll === null) this.#hll = hllOf(this.#table)
+    if (this.#hll === null) this.#hll = hllOf(this.#table, this.#precision)
     if (o.#hll !== null) this.#hll.merge(o.#hll)
     else for (let p = 0; p < b.length; p += 5) this.#hll.add(b[p]!, b[p + 1]!)
     const a = this.#table.entries()
     let t = new CountTable(capacityFor((a.length + b.length) / 5))
     for (let p = 0; p < a.length; p += 5) t.add(a[p]!, a[p + 1]!, a[p + 2]!, a[p + 3]!, a[p + 4]!)
     for (let p = 0; p < b.length; p += 5) t.add(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!)
-    if (t.size > MG_ENTRIES) {
+    if (t.size > this.#mg) {
       const counts = new Float64Array(t.size)
       for (let k = 0; k < t.size; k++) counts[k] = t.count(k)
       counts.sort()
-      t.decrementAll(counts[t.size - 1 - MG_ENTRIES]!, new Float64Array(t.size * 5))
+      t.decrementAll(counts[t.size - 1 - this.#mg]!, new Float64Array(t.size * 5))
     }
     // Back to a table sized for the summary, entries still in first-occurrence order.
     const kept = t.entries()
-    t = new CountTable(capacityFor(MG_ENTRIES))
+    t = new CountTable(capacityFor(this.#mg))
     for (let p = 0; p < kept.length; p += 5) t.add(kept[p]!, kept[p + 1]!, kept[p + 2]!, kept[p + 3]!, kept[p + 4]!)
     this.#table = t
   }
@@ -175,17 +200,20 @@ export class ValueCounter {
   }
 
   /** Counter restored from `toState` output. */
-  static fromState (cap: number, s: ValueCounterState): ValueCounter {
+  static fromState (cap: number, s: ValueCounterState, columns = 1): ValueCounter {
     const buf = Buffer.from(s.entries, 'base64')
     if (buf.length % 40 !== 0) throw new RangeError('bad value counter state')
     const e = new Float64Array(buf.length / 8)
     for (let i = 0; i < e.length; i++) e[i] = buf.readDoubleLE(i * 8)
-    const v = new ValueCounter(cap)
+    const v = new ValueCounter(cap, columns)
     const entries = e.length / 5
-    const t = new CountTable(capacityFor(s.hll === null ? entries : Math.max(entries, MG_ENTRIES)))
+    const t = new CountTable(capacityFor(s.hll === null ? entries : Math.max(entries, v.#mg)))
     for (let p = 0; p < e.length; p += 5) t.add(e[p]!, e[p + 1]!, e[p + 2]!, e[p + 3]!, e[p + 4]!)
     v.#table = t
-    if (s.hll !== null) v.#hll = HyperLogLog.fromBase64(s.hll)
+    if (s.hll !== null) {
+      v.#hll = HyperLogLog.fromBase64(s.hll)
+      if (v.#hll.registers.length !== 1 << v.#precision) throw new RangeError('bad value counter state: a sketch of another size')
+    }
     return v
   }
 }

@@ -33,7 +33,8 @@ export async function openEmbeddedAdapters (config: Config, log: Logger): Promis
   try {
     const db = openDatabase(config.dataDir)
     const store = new SqliteJobStore(db, {
-      onError: (err) => { log.error({ err }, 'a group commit of job state changes failed; those jobs run again after a restart') },
+      onError: (err) => { log.error({ err }, 'a group commit of job state changes failed; the accepted changes are tried again until the store takes them') },
+      onRecovered: (attempts) => { log.warn({ attempts }, 'the store takes writes again: the held-back job state changes are committed') },
       onCorruptRecord: (jobId, columns) => { log.error({ jobId, columns }, 'a stored job could not be read; it failed with CORRUPT_RECORD and was set aside') }
     })
     const events = new MemoryJobEvents({ bufferSize: config.replayBuffer, log })

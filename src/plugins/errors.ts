@@ -4,8 +4,14 @@ import { formatBytes } from '../uploads/receive-upload.ts'
 import { ClientError, JobcastError } from '../errors.ts'
 
 /** jobcast's one error handler, set on its own (encapsulated) routes: 4xx say what to fix, 5xx are logged and hidden. */
-export function setErrorHandler (fastify: FastifyInstance, maxInputBytes = 1024 * 1024): void {
+export function setErrorHandler (fastify: FastifyInstance, maxInputBytes = 1024 * 1024, onStoreFault: (err: unknown) => void = () => {}): void {
   fastify.setErrorHandler((err: FastifyError | JobcastError, request, reply) => {
+    if (isDamagedDatabase(err)) {
+      // Not a 500 with /healthz ok: the store is marked broken (health 503 with the code) and clients are told.
+      onStoreFault(err)
+      request.log.error({ err }, 'the database file is damaged')
+      return reply.code(503).send({ statusCode: 503, code: 'DATABASE_CORRUPT', error: 'Service Unavailable', message: 'the job store\'s file is damaged; the operator has been told (see /healthz)' })
+    }
     const statusCode = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (err instanceof ClientError) reply.headers(err.headers)
     // A body cut off mid-way (too large, idle) leaves bytes on the connection: it is not reused.
@@ -27,6 +33,12 @@ export function setErrorHandler (fastify: FastifyInstance, maxInputBytes = 1024 
     const code = (err as FastifyError).validation !== undefined ? 'INVALID_REQUEST' : err.code ?? 'BAD_REQUEST'
     return reply.code(statusCode).send({ statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message: err.message })
   })
+}
+
+/** Whether `err` is SQLite saying its file is damaged (SQLITE_CORRUPT, SQLITE_NOTADB and their extended codes). */
+export function isDamagedDatabase (err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)
 }
 
 /**

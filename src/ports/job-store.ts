@@ -81,8 +81,10 @@ export interface JobStore extends BatchStore, NotificationStore {
   /** Records a file a job produced (replacing one of the same name). */
   addArtifact (artifact: ArtifactRecord): Promise<void>
   artifacts (jobId: string): Promise<ArtifactRecord[]>
-  /** Whether writes are possible now, and the last write error. */
-  health (): Promise<{ ok: boolean, error?: string }>
+  /** Whether writes are possible now, and the last write error (with a `code` when it has one, e.g. DATABASE_CORRUPT). */
+  health (): Promise<{ ok: boolean, error?: string, code?: string }>
+  /** Told of an error a request met in this store that marks it broken (a damaged file): health reports it from then on. */
+  reportFault?: (err: unknown) => void
   /** Commits what is pending and releases the store; safe to call twice. */
   close (): Promise<void>
 }

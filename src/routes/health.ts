@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 
-const Part = Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()) })
+const Part = Type.Object({ ok: Type.Boolean(), error: Type.Optional(Type.String()), code: Type.Optional(Type.String()) })
 
 /**
  * GET /healthz: liveness, the store included (503 when it cannot write), the event channel where it can be down

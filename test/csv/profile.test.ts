@@ -267,7 +267,14 @@ test('the default distinct cap shrinks for wide files', async (t) => {
   const { defaultDistinctCap } = await import('../../src/csv/index.ts')
   t.equal(defaultDistinctCap(12), 100_000)
   t.equal(defaultDistinctCap(200), 8_000)
-  t.equal(defaultDistinctCap(5000), 5_000)
+  // Past a few hundred columns the cap keeps every column's table within the budget, whatever the width.
+  const { STATS_BUDGET_BYTES } = await import('../../src/csv/profile.ts')
+  const { tableBytes } = await import('../../src/csv/range-split.ts')
+  for (const columns of [1000, 5000, 30_000]) {
+    const cap = defaultDistinctCap(columns)
+    t.ok(columns * tableBytes(cap) <= STATS_BUDGET_BYTES, `${columns} columns: cap ${cap}`)
+  }
+  t.equal(defaultDistinctCap(5000), 312)
 })
 
 test('random tables, delimiters, line ends and read sizes all match the reference', async (t) => {
@@ -301,4 +308,24 @@ test('integers beyond 2^53 keep exact extremes; beyond 64 bits they are numbers'
   await profileCsv(path, await sniffCsv(path), { chunkRows: 4, onChunk: (p) => { cp ||= JSON.stringify(p.checkpoint) } })
   const r = await profileCsv(path, await sniffCsv(path), { chunkRows: 4, resume: JSON.parse(cp) as ProfileCheckpoint })
   t.same(r.columnStats, prof.columnStats, 'exact extremes survive a checkpoint')
+})
+
+test('values longer than 256 characters are reported cut there and the column marked truncated; shorter ones exact', async (t) => {
+  const dir = t.testdir()
+  const path = join(dir, 'long.csv')
+  const a = 'a'.repeat(3000)
+  const z = 'z' + 'é'.repeat(2000) // two bytes each: the kept prefix ends inside no character
+  const quoted = `"${'q,'.repeat(1000)}"`
+  writeFileSync(path, ['id,text,short', `1,${a},x`, `2,${z},y`, `3,${a},x`, `4,${quoted},y`, '5,abc,x'].join('\n') + '\n')
+  const prof = await profileCsv(path, await sniffCsv(path))
+  const text = prof.columnStats[1]!
+  t.equal(text.min, 'a'.repeat(256))
+  t.equal(text.max, 'z' + 'é'.repeat(255))
+  t.equal(text.truncated, true)
+  t.equal(text.maxLength, 3000, 'the true longest length is kept')
+  t.same(text.topValues[0], { value: 'a'.repeat(256), count: 2 }, 'a top value is cut too, its count exact')
+  t.ok(text.topValues.some((v) => v.value === 'q,'.repeat(128)), 'a quoted cell is decoded, then cut')
+  t.ok(text.topValues.some((v) => v.value === 'abc'), 'a short value is whole')
+  t.equal(prof.columnStats[2]!.truncated, undefined, 'a column with short values only is not marked')
+  t.equal(prof.sample[0]![1], a, 'the sample keeps cells up to 4,096 characters')
 })

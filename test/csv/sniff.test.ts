@@ -76,3 +76,23 @@ test('header names are made unique and non-empty', async (t) => {
   const p = sniffBuffer(Buffer.from('a,,a,b,a\n1,2,3,4,5\n'), 100)
   t.same(p.header, ['a', 'column_2', 'a_2', 'b', 'a_3'])
 })
+
+test('a header row wider than 64 KiB is found (up to 16 MiB); the preview stays small: fewer rows, cells and names cut at 256', async (t) => {
+  const dir = t.testdir()
+  const columns = 30_000
+  const header = Array.from({ length: columns }, (_, i) => `column_number_${i}`).join(',')
+  const row = Array.from({ length: columns }, (_, i) => String(i % 7)).join(',')
+  const path = join(dir, 'wide.csv')
+  writeFileSync(path, [header, row, row, row].join('\n') + '\n')
+  t.ok(Buffer.byteLength(header) > SNIFF_BYTES, `a ${Buffer.byteLength(header)}-byte header`)
+  const p = await sniffCsv(path)
+  t.equal(p.header.length, columns)
+  t.equal(p.header[29_999], 'column_number_29999')
+  t.ok(p.rows.length >= 1 && p.rows.length < 3, `${p.rows.length} preview rows of ${columns} cells`)
+
+  const long = join(dir, 'long.csv')
+  writeFileSync(long, `${'n'.repeat(1000)},b\n${'v'.repeat(5000)},2\n`)
+  const q = await sniffCsv(long)
+  t.equal(q.header[0]!.length, 256, 'a long column name is cut')
+  t.equal(q.rows[0]![0]!.length, 256, 'so is a long preview cell')
+})

@@ -22,8 +22,12 @@ interface Meta {
 
 /** Settings of the SQLite job store. */
 export interface SqliteJobStoreOptions {
-  /** Hears a failed group commit that no caller was waiting on. */
+  /** Hears a failed group commit that no caller was waiting on (the first failure of a run of retries, or a dropped write). */
   onError?: (err: unknown) => void
+  /** Hears that writes held back by failed commits are committed at last (after `attempts` tries). */
+  onRecovered?: (attempts: number) => void
+  /** First wait before a failed commit of accepted changes is tried again, in ms; doubled each time up to 5 s. Default 50. */
+  retryBaseMs?: number
   /** Hears each unfinished job found unreadable at open (failed with CORRUPT_RECORD), with its unreadable columns. */
   onCorruptRecord?: (id: string, columns: string[]) => void
 }
@@ -37,6 +41,10 @@ export interface SqliteJobStoreOptions {
  *
  * Durability: `insertOrGet` resolves after its commit. Other writes resolve once queued (visible to every later
  * read); they are committed within the turn, so a kill in that window replays the job (at least once), never loses it.
+ * A commit that fails for a reason that can pass (disk full, read-only or busy file, I/O error) refuses the inserts
+ * in it (their starts get 503/507) but keeps the changes already accepted (a job's running → completed) and tries
+ * them again with backoff: reads see them meanwhile, and once the disk takes writes again they are committed without
+ * a restart. {@link health} reports the failure until then.
  */
 export class SqliteJobStore implements JobStore {
   readonly #db: Db
@@ -56,6 +64,14 @@ export class SqliteJobStore implements JobStore {
   #waiters: Array<{ resolve: () => void, reject: (err: unknown) => void }> = []
   #flushTimer: NodeJS.Immediate | undefined
   #lastError: string | undefined
+  // Set once an error said the file is damaged: no later success clears it (other pages may be damaged too).
+  #damaged: string | undefined
+  // Set while accepted writes wait for a commit that failed to be tried again (see #retain).
+  #retryTimer: NodeJS.Timeout | undefined
+  #retryDelayMs: number
+  #failedAttempts = 0
+  readonly #retryBaseMs: number
+  readonly #onRecovered: (attempts: number) => void
   #closed = false
   readonly #commit: (inserts: Map<string, { values: unknown[] }>, updates: Map<string, { columns: Map<string, unknown>, bumps: number }>, finishes: Map<string, { batchId: string | null, at: number }>) => void
   readonly #updateStatements = new Map<string, Statement>()
@@ -66,6 +82,9 @@ export class SqliteJobStore implements JobStore {
   constructor (db: Db, options: SqliteJobStoreOptions = {}) {
     this.#db = db
     this.#onError = options.onError ?? ((err) => { throw err })
+    this.#onRecovered = options.onRecovered ?? (() => {})
+    this.#retryBaseMs = options.retryBaseMs ?? 50
+    this.#retryDelayMs = this.#retryBaseMs
     const columns = ['id', ...FIELDS.flatMap((f) => COLUMN_FIELDS[f]), 'version']
     this.#statements = {
       insert: db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
@@ -130,7 +149,7 @@ export class SqliteJobStore implements JobStore {
     if (row === undefined) return undefined
     // It may have writes queued: read it again after committing them.
     if (this.#updates.has(row.id as string)) return this.#read(row.id as string)
-    return toRecord(row)
+    return toRecord(this.#overlay(row))
   }
 
   async get (id: string): Promise<JobRecord | undefined> {
@@ -140,7 +159,16 @@ export class SqliteJobStore implements JobStore {
   #read (id: string): JobRecord | undefined {
     this.flush()
     const row = this.#statements.byId.get(id) as Row | undefined
-    return row === undefined ? undefined : toRecord(row)
+    return row === undefined ? undefined : toRecord(this.#overlay(row))
+  }
+
+  // A row as the writes still waiting for a retried commit make it (none, in the normal case: reads commit first).
+  #overlay (row: Row): Row {
+    const pending = this.#updates.get(row.id as string)
+    if (pending === undefined) return row
+    const overlaid: Row = { ...row, version: (row.version as number) + pending.bumps }
+    for (const [name, value] of pending.columns) overlaid[name] = value
+    return overlaid
   }
 
   async list (owner: string, query: JobQuery): Promise<JobRecord[]> {
@@ -152,7 +180,7 @@ export class SqliteJobStore implements JobStore {
     if (query.batchId !== undefined) { where.push('batch_id = ?'); params.push(query.batchId) }
     if (query.before !== undefined) { where.push('id < ?'); params.push(query.before) }
     params.push(query.limit)
-    return (this.#db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map(toRecord)
+    return (this.#db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map((row) => toRecord(this.#overlay(row)))
   }
 
   async recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]> {
@@ -162,7 +190,7 @@ export class SqliteJobStore implements JobStore {
   /** Synchronous {@link recent}: lets a snapshot and its cursor be read in one tick. */
   recentNow (owner: string, finishedSince: number, limit: number): JobRecord[] {
     this.flush()
-    return (this.#statements.recent.all(owner, finishedSince, limit) as Row[]).map(toRecord)
+    return (this.#statements.recent.all(owner, finishedSince, limit) as Row[]).map((row) => toRecord(this.#overlay(row)))
   }
 
   async countQueued (owner: string): Promise<number> {
@@ -192,7 +220,8 @@ export class SqliteJobStore implements JobStore {
 
   #committedVersion (id: string): number | undefined {
     this.flush()
-    return (this.#statements.version.get(id) as { version: number } | undefined)?.version
+    const version = (this.#statements.version.get(id) as { version: number } | undefined)?.version
+    return version === undefined ? undefined : version + (this.#updates.get(id)?.bumps ?? 0)
   }
 
   // Keeps the in-memory bookkeeping in step with a write: fair queue membership, running counts, leases.
@@ -234,7 +263,7 @@ export class SqliteJobStore implements JobStore {
         this.#fair.markStopped(entry.owner, entry.type)
         continue
       }
-      const job = inserted !== undefined ? { ...inserted } : toRecord(row!)
+      const job = inserted !== undefined ? { ...inserted } : toRecord(this.#overlay(row!))
       const patch: JobPatch = { state: 'running', startedAt: now, lease: { node, expiresAt: now + leaseMs } }
       this.#queueUpdate(job.id, toColumns(patch), 1)
       const next: JobRecord = { ...job, ...patch, version: job.version + 1 }
@@ -424,21 +453,35 @@ export class SqliteJobStore implements JobStore {
     return this.#outbox.deleteUnusedTargets(time)
   }
 
-  async health (): Promise<{ ok: boolean, error?: string }> {
+  async health (): Promise<{ ok: boolean, error?: string, code?: string }> {
+    if (this.#damaged !== undefined) return { ok: false, error: this.#damaged, code: 'DATABASE_CORRUPT' }
     return this.#lastError === undefined ? { ok: !this.#closed } : { ok: false, error: this.#lastError }
+  }
+
+  /** Marks the file damaged when `err` says so (SQLITE_CORRUPT, SQLITE_NOTADB): health stays 503 until a restart checks it again. */
+  reportFault (err: unknown): void {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) this.#damaged ??= `the database file is damaged (${code}: ${(err as Error).message}); restore a backup or recover it (README: "A damaged database")`
   }
 
   async close (): Promise<void> {
     if (this.#closed) return
-    this.flush()
+    this.flush({ retrying: true })
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
     this.#closed = true
   }
 
-  /** Commits every queued write now. Reads do this first, so they see every earlier write. */
-  flush (): void {
+  /**
+   * Commits every queued write now. Reads do this first, so they see every earlier write. While accepted writes wait
+   * for a retry (the last commit failed), only a new insert (a start waiting for its answer) or the retry itself
+   * tries again: reads see the held-back writes meanwhile (laid over the rows they read).
+   */
+  flush ({ retrying = false }: { retrying?: boolean } = {}): void {
     clearImmediate(this.#flushTimer)
     this.#flushTimer = undefined
     if (this.#inserts.size === 0 && this.#updates.size === 0) return
+    if (this.#retryTimer !== undefined && !retrying && this.#inserts.size === 0) return
     const waiters = this.#waiters
     const inserts = this.#inserts
     const updates = this.#updates
@@ -453,19 +496,54 @@ export class SqliteJobStore implements JobStore {
       this.#lastError = undefined
     } catch (err) {
       this.#lastError = (err as Error).message
+      this.reportFault(err)
       // The inserts were never durable: their starts are refused, so nothing of them may stay in memory.
       for (const id of inserts.keys()) {
+        updates.delete(id)
+        finishes.delete(id)
         const meta = this.#meta.get(id)
         if (meta === undefined) continue
         this.#fair.remove(id)
         if (meta.state === 'running') this.#fair.markStopped(meta.owner, meta.type)
         this.#meta.delete(id)
       }
-      if (waiters.length === 0) this.#onError(err)
+      if (updates.size > 0 && canPass(err)) {
+        this.#retain(updates, finishes)
+      } else if (this.#retryTimer !== undefined) {
+        // Nothing left to retry (or a write that can never pass, now dropped): back to committing every turn.
+        clearTimeout(this.#retryTimer)
+        this.#retryTimer = undefined
+        this.#failedAttempts = 0
+        this.#retryDelayMs = this.#retryBaseMs
+      }
+      // A run of failed retries is told once, at its first failure; a refused start is told to its caller.
+      if (waiters.length === 0 && this.#failedAttempts <= 1) this.#onError(err)
       for (const waiter of waiters) waiter.reject(err)
       return
     }
+    if (this.#retryTimer !== undefined || this.#failedAttempts > 0) {
+      clearTimeout(this.#retryTimer)
+      this.#retryTimer = undefined
+      this.#onRecovered(this.#failedAttempts + 1)
+      this.#failedAttempts = 0
+      this.#retryDelayMs = this.#retryBaseMs
+    }
     for (const waiter of waiters) waiter.resolve()
+  }
+
+  // Puts the accepted writes of a failed commit back in front of the queue, and tries them again later (doubling the
+  // wait up to 5 s): the in-memory state already moved on (a job is completed for everyone who asks), so the file
+  // must catch up rather than forget.
+  #retain (updates: Map<string, { columns: Map<string, unknown>, bumps: number }>, finishes: Map<string, { batchId: string | null, at: number }>): void {
+    // Nothing was queued since (a commit is synchronous): these become the queue as they were.
+    this.#updates = updates
+    this.#finishes = finishes
+    this.#failedAttempts++
+    clearTimeout(this.#retryTimer)
+    this.#retryTimer = setTimeout(() => { this.flush({ retrying: true }) }, this.#retryDelayMs)
+    // A retry alone does not keep the process alive; close() makes a last try.
+    this.#retryTimer.unref()
+    this.#retryDelayMs = Math.min(MAX_RETRY_DELAY_MS, this.#retryDelayMs * 2)
   }
 
   #queueUpdate (id: string, columns: Array<[string, unknown]>, bumps: number): void {
@@ -495,12 +573,24 @@ export class SqliteJobStore implements JobStore {
   }
 
   #scheduleFlush (): void {
+    // While a failed commit waits for its retry, only a start (an insert) tries earlier.
+    if (this.#retryTimer !== undefined && this.#inserts.size === 0) return
     // setImmediate runs after the I/O of this turn: every request parsed in the turn joins the same commit.
     this.#flushTimer ??= setImmediate(() => {
       this.#flushTimer = undefined
       this.flush()
     })
   }
+}
+
+/** Longest wait between two tries of a failed commit. */
+const MAX_RETRY_DELAY_MS = 5000
+
+// Failures a later try can get past: the disk fills or the file turns read-only or busy for a while. Anything else
+// (a statement's own error) would fail the same way every time: those writes are dropped and logged instead.
+function canPass (err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && /^SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|CANTOPEN|NOMEM|PROTOCOL|CORRUPT|NOTADB)/.test(code)
 }
 
 const JSON_COLUMNS = ['input', 'progress', 'result', 'error', 'preview', 'files', 'checkpoint'] as const

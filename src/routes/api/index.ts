@@ -7,6 +7,7 @@ import jobs from './jobs.ts'
 import notifications from './notifications.ts'
 import progress from './progress.ts'
 import session from './session.ts'
+import token from './token.ts'
 
 /** Options of the API routes. */
 export interface ApiOptions {
@@ -18,7 +19,7 @@ export interface ApiOptions {
   authFailures: AuthFailureLimiter
 }
 
-/** Everything under /api: the session routes, then the routes that need a signed-in user. */
+/** Everything under /api: the session routes, then the routes that need a signed-in user (token rotation among them, with jobcast's own tokens). */
 const api: FastifyPluginAsync<ApiOptions> = async (fastify, { authenticate, sessions, authFailures }) => {
   if (sessions) await fastify.register(session, { authFailures })
   await fastify.register(async (signedIn) => {
@@ -29,6 +30,7 @@ const api: FastifyPluginAsync<ApiOptions> = async (fastify, { authenticate, sess
     await signedIn.register(notifications)
     await signedIn.register(progress)
     await signedIn.register(events)
+    if (sessions) await signedIn.register(token)
   })
 }
 export default api

@@ -7,14 +7,23 @@ import { checkSameOrigin } from '../../plugins/csrf.ts'
 import { RATE_WINDOW_MS, rateLimited, type AuthFailureLimiter } from '../../plugins/rate-limits.ts'
 import { ErrorSchema } from '../../schemas/error.ts'
 
-const SESSION_TTL_MS = 30 * 86_400_000
+/** How long a browser session lasts. */
+export const SESSION_TTL_MS = 30 * 86_400_000
+
+// The cookie is scoped to where jobcast is mounted; Secure whenever the browser reached us over HTTPS.
+function cookieAttributes (request: FastifyRequest, { prefix, config }: { prefix: string, config: { cookieSecure: boolean } }): string {
+  return `Path=${prefix}/; HttpOnly; SameSite=Lax${config.cookieSecure || request.protocol === 'https' ? '; Secure' : ''}`
+}
+
+/** The Set-Cookie value of a new session. */
+export function sessionCookie (id: string, request: FastifyRequest, where: { prefix: string, config: { cookieSecure: boolean } }): string {
+  return `${SESSION_COOKIE}=${id}; ${cookieAttributes(request, where)}; Max-Age=${SESSION_TTL_MS / 1000}`
+}
 
 /** POST /api/session trades a token for an HttpOnly session cookie (what EventSource sends); DELETE signs out. */
 const session: FastifyPluginAsyncTypebox<{ authFailures: AuthFailureLimiter }> = async (fastify, { authFailures }) => {
-  const { users: maybeUsers, prefix, config } = fastify.jobcast
+  const { users: maybeUsers, config } = fastify.jobcast
   const users = maybeUsers!
-  // The cookie is scoped to where jobcast is mounted; Secure whenever the browser reached us over HTTPS.
-  const attributes = (request: FastifyRequest): string => `Path=${prefix}/; HttpOnly; SameSite=Lax${config.cookieSecure || request.protocol === 'https' ? '; Secure' : ''}`
 
   fastify.post('/session', {
     schema: {
@@ -35,7 +44,7 @@ const session: FastifyPluginAsyncTypebox<{ authFailures: AuthFailureLimiter }> =
       throw new ClientError(401, 'UNAUTHORIZED', 'send a valid token as {"token": "..."} or as "Authorization: Bearer <token>"')
     }
     const id = await users.createSession(user, SESSION_TTL_MS)
-    reply.header('set-cookie', `${SESSION_COOKIE}=${id}; ${attributes(request)}; Max-Age=${SESSION_TTL_MS / 1000}`)
+    reply.header('set-cookie', sessionCookie(id, request, fastify.jobcast))
     return { user }
   })
 
@@ -45,7 +54,7 @@ const session: FastifyPluginAsyncTypebox<{ authFailures: AuthFailureLimiter }> =
     checkSameOrigin(request)
     const id = readCookie(request.headers.cookie, SESSION_COOKIE)
     if (id !== undefined) await users.deleteSession(id)
-    reply.header('set-cookie', `${SESSION_COOKIE}=; ${attributes(request)}; Max-Age=0`)
+    reply.header('set-cookie', `${SESSION_COOKIE}=; ${cookieAttributes(request, fastify.jobcast)}; Max-Age=0`)
     return await reply.code(204).send(null)
   })
 }

@@ -119,6 +119,10 @@ function classifyNumber (b: Buffer, s: number, e: number): number {
   return KIND_NUM
 }
 
+// The last valid date parsed (y * 10000 + m * 100 + d) and its day number.
+let lastYmd = -1
+let lastDays = 0
+
 function classifyTemporal (b: Buffer, s: number, e: number): number {
   if (b[s + 4] !== 0x2d || b[s + 7] !== 0x2d) return 0
   const y1 = d2(b, s)
@@ -127,8 +131,14 @@ function classifyTemporal (b: Buffer, s: number, e: number): number {
   const d = d2(b, s + 8)
   if (y1 < 0 || y2 < 0 || m < 1 || m > 12 || d < 1) return 0
   const y = y1 * 100 + y2
-  if (d > daysInMonth(y, m)) return 0
-  const days = daysFromCivil(y, m, d)
+  // Dates repeat from row to row in most files: the last one is remembered.
+  const ymd = (y * 100 + m) * 100 + d
+  if (ymd !== lastYmd) {
+    if (d > daysInMonth(y, m)) return 0
+    lastDays = daysFromCivil(y, m, d)
+    lastYmd = ymd
+  }
+  const days = lastDays
   const len = e - s
   if (len === 10) { parsed[1] = days * DAY_MS; parsed[2] = temporalShape(10, 0); return KIND_DATE }
   const sep = b[s + 10]

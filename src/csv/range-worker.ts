@@ -9,7 +9,6 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parentPort } from 'node:worker_threads'
 import { finalizeColumn } from './finalize.ts'
-import { writeProfileParquet } from './parquet.ts'
 import { scanRange } from './range-scan.ts'
 import { RowProcessor, type RowProcessorState } from './row-processor.ts'
 import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
@@ -104,10 +103,17 @@ async function runMerge (t: MergeTask): Promise<unknown> {
   }
 }
 
+// The Parquet writer is loaded on the first `parquet` task only: it costs a range worker ~25 ms
+// of start-up that a profile would wait for.
+async function runParquet (t: ParquetTask): Promise<unknown> {
+  const { writeProfileParquet } = await import('./parquet.ts')
+  return { kind: 'done', files: await writeProfileParquet(t.outDir, t.profile) }
+}
+
 parentPort!.on('message', (task: RangeTask | MergeTask | ParquetTask) => {
   const run = task.kind === 'range'
     ? runRange(task)
-    : task.kind === 'merge' ? runMerge(task) : writeProfileParquet(task.outDir, task.profile).then((files) => ({ kind: 'done', files }))
+    : task.kind === 'merge' ? runMerge(task) : runParquet(task)
   run.then((m) => {
     const bytes = (m as { bytes?: Uint8Array }).bytes
     parentPort!.postMessage(m, bytes === undefined ? [] : [bytes.buffer as ArrayBuffer])

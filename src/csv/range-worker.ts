@@ -7,13 +7,21 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parentPort } from 'node:worker_threads'
+import { setPriority } from 'node:os'
+import { parentPort, workerData } from 'node:worker_threads'
 import { finalizeColumn } from './finalize.ts'
 import { scanRange } from './range-scan.ts'
 import { RowProcessor, type RowProcessorState } from './row-processor.ts'
 import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 class Aborted extends Error {}
+
+// Linux (and macOS) give each thread its own nice value, and setpriority on "this process" sets
+// the calling thread's: the workers yield the CPU to the event loop's thread, not the reverse.
+const nice = (workerData as { nice?: number } | null)?.nice ?? 0
+if (nice > 0) {
+  try { setPriority(nice) } catch { /* not permitted or not supported: normal priority */ }
+}
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { test } from 'tap'
-import { profileCsv, sniffCsv } from '../../src/csv/index.ts'
+import { test, type Test } from 'tap'
+import { profileCsv, sniffCsv, type CsvProfile } from '../../src/csv/index.ts'
 import { parseCsv, refProfile, rng, toCsv } from './helpers.ts'
 
 // The fast paths for dates and datetimes (fixed shapes, remembered day numbers, cells that start
@@ -17,7 +17,7 @@ function stamp (r: () => number, sep = ' ', tail = ''): string {
   return `${y}-${pad(m)}-${pad(d)}${sep}${pad(Math.floor(r() * 24))}:${pad(Math.floor(r() * 60))}:${pad(Math.floor(r() * 60))}${tail}`
 }
 
-async function profileOf (t: Parameters<Parameters<typeof test>[1]>[0], header: string[], rows: string[][], distinctCap?: number): Promise<{ text: string, prof: Awaited<ReturnType<typeof profileCsv>> }> {
+async function profileOf (t: Test, header: string[], rows: string[][], distinctCap?: number): Promise<{ text: string, prof: CsvProfile }> {
   const text = toCsv(header, rows)
   const path = join(t.testdir(), 'd.csv')
   writeFileSync(path, text)

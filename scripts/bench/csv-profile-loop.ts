@@ -38,6 +38,14 @@ async function once (): Promise<{ seconds: number, delay: number[], health: numb
     const h = monitorEventLoopDelay({ resolution: 1 })
     h.enable()
     const t0 = performance.now()
+    // When the longest stalls happen (a 1 ms timer firing over 50 ms late), seconds from the start.
+    const stalls: string[] = []
+    let tick = performance.now()
+    const watch = setInterval(() => {
+      const now = performance.now()
+      if (now - tick > 51) stalls.push(`${((tick - t0) / 1000).toFixed(1)} s: ${(now - tick - 1).toFixed(0)} ms`)
+      tick = now
+    }, 1)
     const load = [loadavg()[0]!]
     const health: number[] = []
     for (;;) {
@@ -52,6 +60,8 @@ async function once (): Promise<{ seconds: number, delay: number[], health: numb
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
     h.disable()
+    clearInterval(watch)
+    if (stalls.length > 0) console.error(`stalls over 50 ms: ${stalls.join(', ')}`)
     load.push(loadavg()[0]!)
     const delay = [50, 90, 99].map((p) => h.percentile(p) / 1e6)
     return { seconds: (performance.now() - t0) / 1000, delay, health, maxDelay: h.max / 1e6, load }

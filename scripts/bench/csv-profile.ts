@@ -11,6 +11,8 @@
 //        BUILD_DIR  (default DATA_DIR/dist: the compiled sources)
 //        ONLY       (comma list of engines: jobcast,jobcast-1t,duckdb,pandas)
 //        WORKERS    (jobcast's worker threads; default os.availableParallelism())
+//        PREV_BUILD (a build of an earlier version, e.g. BUILD_DIR of an earlier run: adds the engines
+//                    jobcast-prev and jobcast-1t-prev, side by side with this one; add them to ONLY)
 
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
@@ -65,6 +67,12 @@ const engines: Record<string, (file: string, out: string) => string[]> = {
   'jobcast-1t': (file, out) => [process.execPath, runner, file, out, 'single'],
   duckdb: (file, out) => [process.execPath, duckScript, 'profile', file, out],
   pandas: (file, out) => [python, join(benchDir, 'pandas-chunked.py'), file, '10000', out]
+}
+const prev = process.env.PREV_BUILD
+if (prev !== undefined) {
+  const prevRunner = join(resolve(prev), 'scripts/bench/csv-profile-run.js')
+  engines['jobcast-prev'] = (file, out) => [process.execPath, prevRunner, file, out, 'parallel', workers]
+  engines['jobcast-1t-prev'] = (file, out) => [process.execPath, prevRunner, file, out, 'single']
 }
 
 const results: string[] = []

@@ -32,6 +32,18 @@ export const KEPT_VALUE_BYTES = MAX_VALUE_CHARS * 4 + 1
 
 const TWO_53 = 2 ** 53
 
+// Column shape states: no cell yet, or cells of more than one shape (else a `temporalShape` code).
+const SHAPE_NONE = -1
+const SHAPE_MIXED = 0
+
+/** Copies `b[s, e)` to the start of `dst` (long enough); returns the length. Short cells by hand: Buffer#copy costs a native call. */
+function copyCell (b: Buffer, s: number, e: number, dst: Buffer): number {
+  const n = e - s
+  if (n > 32) return b.copy(dst, 0, s, e)
+  for (let i = 0; i < n; i++) dst[i] = b[s + i]!
+  return n
+}
+
 function compareBytes (b: Buffer, s: number, e: number, ref: Buffer, refLen: number): number {
   const n = Math.min(e - s, refLen)
   for (let i = 0; i < n; i++) {
@@ -77,6 +89,11 @@ export class ColumnStats {
   values: ValueCounter
   readonly #utf8: boolean
   #settled = false
+  /**
+   * While every cell so far is a date or datetime of one fixed shape, byte order is time order:
+   * the byte-order extremes are the chronological ones, found with the number already parsed.
+   */
+  #shape = SHAPE_NONE
 
   /** Statistics of one of the `columns` columns of a file (a very wide file gets smaller sketches, see ValueCounter). */
   constructor (distinctCap: number, utf8: boolean, columns = 1) {
@@ -121,29 +138,48 @@ export class ColumnStats {
       if (kind === KIND_INT && (x >= TWO_53 || x <= -TWO_53)) this.#addBig(BigInt(b.toString('latin1', s, e)))
     } else if (kind === KIND_DATE || kind === KIND_DT) {
       const t = parsed[1]!
+      const shape = parsed[2]!
+      if (shape !== SHAPE_MIXED && (shape === this.#shape || this.#shape === SHAPE_NONE)) {
+        // One fixed shape so far (ASCII, so length = bytes): the byte-order extremes move with the
+        // time extremes, and ties (the same instant) are the same bytes.
+        this.#shape = shape
+        if (t < this.tMin) { this.tMin = t; this.tMinOff = rawOff; this.tMinLen = rawLen; this.#setMin(b, s, e) }
+        if (t > this.tMax) { this.tMax = t; this.tMaxOff = rawOff; this.tMaxLen = rawLen; this.#setMax(b, s, e) }
+        if (e - s < this.lenMin) this.lenMin = e - s
+        if (e - s > this.lenMax) this.lenMax = e - s
+        if (k >= 0) values.setKind(k, kind, x)
+        else if (k === -1) values.insert(h1, h2, rawOff, rawLen, kind, x)
+        else values.add(h1, h2, rawOff, rawLen)
+        return
+      }
       if (t < this.tMin) { this.tMin = t; this.tMinOff = rawOff; this.tMinLen = rawLen }
       if (t > this.tMax) { this.tMax = t; this.tMaxOff = rawOff; this.tMaxLen = rawLen }
     }
+    this.#shape = SHAPE_MIXED
     const len = this.#utf8 ? e - s - hashOut[2]! : e - s
     if (len < this.lenMin) this.lenMin = len
     if (len > this.lenMax) this.lenMax = len
     // Cells are never empty here, so the first byte decides most comparisons.
     const c0 = b[s]!
-    // Only the first KEPT_VALUE_BYTES are kept (one more than is reported, which says the cell was longer): a 50 MB
-    // cell costs no copy of itself, and a cell that shares that prefix with the kept one reports the same text.
-    if (this.sMinLen < 0 || (c0 <= this.sMin[0]! && compareBytes(b, s, e, this.sMin, this.sMinLen) < 0)) {
-      const keep = Math.min(e - s, KEPT_VALUE_BYTES)
-      if (this.sMin.length < keep) this.sMin = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMin.length * 2)))
-      this.sMinLen = b.copy(this.sMin, 0, s, s + keep)
-    }
-    if (this.sMaxLen < 0 || (c0 >= this.sMax[0]! && compareBytes(b, s, e, this.sMax, this.sMaxLen) > 0)) {
-      const keep = Math.min(e - s, KEPT_VALUE_BYTES)
-      if (this.sMax.length < keep) this.sMax = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMax.length * 2)))
-      this.sMaxLen = b.copy(this.sMax, 0, s, s + keep)
-    }
+    if (this.sMinLen < 0 || (c0 <= this.sMin[0]! && compareBytes(b, s, e, this.sMin, this.sMinLen) < 0)) this.#setMin(b, s, e)
+    if (this.sMaxLen < 0 || (c0 >= this.sMax[0]! && compareBytes(b, s, e, this.sMax, this.sMaxLen) > 0)) this.#setMax(b, s, e)
     if (k >= 0) values.setKind(k, kind, x)
     else if (k === -1) values.insert(h1, h2, rawOff, rawLen, kind, x)
     else values.add(h1, h2, rawOff, rawLen)
+  }
+
+  // Only the first KEPT_VALUE_BYTES are kept (one more than is reported, which says the cell was longer): a 50 MB
+  // cell costs no copy of itself, and a cell that shares that prefix with the kept one reports the same text.
+  #setMin (b: Buffer, s: number, e: number): void {
+    const keep = Math.min(e - s, KEPT_VALUE_BYTES)
+    if (this.sMin.length < keep) this.sMin = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMin.length * 2)))
+    this.sMinLen = copyCell(b, s, s + keep, this.sMin)
+  }
+
+  #setMax (b: Buffer, s: number, e: number): void {
+    const keep = Math.min(e - s, KEPT_VALUE_BYTES)
+    if (this.sMax.length < keep) this.sMax = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMax.length * 2)))
+    this.sMaxLen = copyCell(b, s, s + keep, this.sMax)
   }
 
   // Welford's running mean and sum of squared deviations.
@@ -160,6 +196,7 @@ export class ColumnStats {
    * the distinct values (exact union up to the cap, else HyperLogLog and Misra-Gries merges).
    */
   merge (o: ColumnStats): void {
+    this.#shape = SHAPE_MIXED
     this.mask |= o.mask
     this.#settled = this.mask !== 0 && typeFromMask(this.mask) === 'string'
     this.count += o.count
@@ -250,6 +287,8 @@ export class ColumnStats {
     c.lenMin = s.lenMin ?? Infinity
     c.lenMax = s.lenMax ?? -1
     c.values = ValueCounter.fromState(distinctCap, s.values, columns)
+    // Whether the cells before had one shape is not in the state.
+    c.#shape = s.count === 0 ? SHAPE_NONE : SHAPE_MIXED
     return c
   }
 }

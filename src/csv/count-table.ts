@@ -155,24 +155,44 @@ export class CountTable {
     return t
   }
 
-  /** Misra-Gries step: every count loses `minus`; entries reaching zero leave. No allocation. */
+  /**
+   * Misra-Gries step: every count loses `minus`; entries reaching zero leave, the others keep
+   * their order. No allocation (`tmp` holds at least 3 numbers per entry).
+   */
   decrementAll (minus: number, tmp: Float64Array): void {
     const slots = this.slots
+    const slotOf = this.slotOf
+    const off = this.off
+    const len = this.len
+    const size = this.size
     let n = 0
-    for (let k = 0; k < this.size; k++) {
-      const i = this.slotOf[k]!
+    // Survivors move to the front of the entry arrays (n <= k); every used slot is emptied.
+    for (let k = 0; k < size; k++) {
+      const i = slotOf[k]!
+      slots[i + 3] = 0
       const c = (slots[i + 2]! >>> 0) - minus
       if (c <= 0) continue
-      tmp[n] = slots[i]!
-      tmp[n + 1] = slots[i + 1]!
-      tmp[n + 2] = c
-      tmp[n + 3] = this.off[k]!
-      tmp[n + 4] = this.len[k]!
-      n += 5
+      const t = n * 3
+      tmp[t] = slots[i]!
+      tmp[t + 1] = slots[i + 1]!
+      tmp[t + 2] = c
+      off[n] = off[k]!
+      len[n] = len[k]!
+      n++
     }
-    slots.fill(0)
-    this.size = 0
-    for (let p = 0; p < n; p += 5) this.add(tmp[p]!, tmp[p + 1]!, tmp[p + 2]!, tmp[p + 3]!, tmp[p + 4]!)
+    const mask4 = this.mask4
+    for (let k = 0; k < n; k++) {
+      const t = k * 3
+      const h1 = tmp[t]!
+      let i = (h1 << 2) & mask4
+      while (slots[i + 3] !== 0) i = (i + 4) & mask4
+      slots[i] = h1
+      slots[i + 1] = tmp[t + 1]!
+      slots[i + 2] = tmp[t + 2]!
+      slots[i + 3] = k + 1
+      slotOf[k] = i
+    }
+    this.size = n
   }
 
   /** Entry indices of the `n` largest counts (ties: earlier entry), largest first. Linear time. */

@@ -14,7 +14,8 @@ function fmix (h: number): number {
 /** Hashes `b[s, e)` into `hashOut` (FNV-1a variants with murmur3 finalizers). */
 export function hashBytes (b: Buffer, s: number, e: number): void {
   let h1 = 0x811c9dc5 ^ (e - s)
-  let h2 = 0x9747b28c
+  // `| 0`: the seed as an int32, or the loop's phi is a double converted on every byte.
+  let h2 = 0x9747b28c | 0
   let cont = 0
   for (let i = s; i < e; i++) {
     const c = b[i]!

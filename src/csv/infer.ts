@@ -17,8 +17,21 @@ export const KIND_STR = 32
 /** Inferred column type. */
 export type ColumnType = 'integer' | 'number' | 'boolean' | 'date' | 'datetime' | 'string'
 
-/** Scratch output of `classify`: [0] numeric value (INT/NUM), [1] epoch milliseconds (DATE/DT). */
-export const parsed = new Float64Array(2)
+/**
+ * Scratch output of `classify`: [0] numeric value (INT/NUM), [1] epoch milliseconds (DATE/DT),
+ * [2] for DATE/DT the cell's fixed shape (see `temporalShape`), 0 if it has a fraction or an offset.
+ */
+export const parsed = new Float64Array(3)
+
+/**
+ * Shape code of a date or datetime without fraction or offset: its length (10, 16, 17, 19 or 20,
+ * which fixes where the digits, colons and a final `Z` are) and whether it separates with `T`.
+ * Two cells of the same shape compare in byte order exactly as they do in time, and are equal
+ * bytes exactly when they are the same instant.
+ */
+export function temporalShape (len: number, sep: number): number {
+  return len * 2 + (sep === 0x54 ? 1 : 0)
+}
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
@@ -106,6 +119,10 @@ function classifyNumber (b: Buffer, s: number, e: number): number {
   return KIND_NUM
 }
 
+// The last valid date parsed (y * 10000 + m * 100 + d) and its day number.
+let lastYmd = -1
+let lastDays = 0
+
 function classifyTemporal (b: Buffer, s: number, e: number): number {
   if (b[s + 4] !== 0x2d || b[s + 7] !== 0x2d) return 0
   const y1 = d2(b, s)
@@ -114,10 +131,16 @@ function classifyTemporal (b: Buffer, s: number, e: number): number {
   const d = d2(b, s + 8)
   if (y1 < 0 || y2 < 0 || m < 1 || m > 12 || d < 1) return 0
   const y = y1 * 100 + y2
-  if (d > daysInMonth(y, m)) return 0
-  const days = daysFromCivil(y, m, d)
+  // Dates repeat from row to row in most files: the last one is remembered.
+  const ymd = (y * 100 + m) * 100 + d
+  if (ymd !== lastYmd) {
+    if (d > daysInMonth(y, m)) return 0
+    lastDays = daysFromCivil(y, m, d)
+    lastYmd = ymd
+  }
+  const days = lastDays
   const len = e - s
-  if (len === 10) { parsed[1] = days * DAY_MS; return KIND_DATE }
+  if (len === 10) { parsed[1] = days * DAY_MS; parsed[2] = temporalShape(10, 0); return KIND_DATE }
   const sep = b[s + 10]
   if ((sep !== 0x54 && sep !== 0x20) || len < 16 || b[s + 13] !== 0x3a) return 0
   const hh = d2(b, s + 11)
@@ -126,12 +149,14 @@ function classifyTemporal (b: Buffer, s: number, e: number): number {
   let i = s + 16
   let sec = 0
   let ms = 0
+  let plain = true
   if (i < e && b[i] === 0x3a) {
     if (i + 3 > e) return 0
     sec = d2(b, i + 1)
     if (sec < 0 || sec > 59) return 0
     i += 3
     if (i < e && b[i] === 0x2e) {
+      plain = false
       i++
       let n = 0
       while (i < e && isDigit(b[i])) {
@@ -149,6 +174,7 @@ function classifyTemporal (b: Buffer, s: number, e: number): number {
     const c = b[i]
     if (c === 0x5a) i++
     else if (c === 0x2b || c === 0x2d) {
+      plain = false
       if (i + 3 > e) return 0
       const oh = d2(b, i + 1)
       i += 3
@@ -161,6 +187,7 @@ function classifyTemporal (b: Buffer, s: number, e: number): number {
     if (i !== e) return 0
   }
   parsed[1] = days * DAY_MS + hh * 3_600_000 + mi * 60_000 + sec * 1000 + ms - offset
+  parsed[2] = plain ? temporalShape(len, sep) : 0
   return KIND_DT
 }
 
@@ -171,6 +198,11 @@ function lower (c: number | undefined): number {
 /** Kind bit of the non-empty cell `b[s, e)`; fills `parsed` for numbers, dates and datetimes. */
 export function classify (b: Buffer, s: number, e: number): number {
   const c = b[s]!
+  // Four digits and a dash cannot start a number: straight to the date parser.
+  if (e - s >= 10 && b[s + 4] === 0x2d && c >= 0x30 && c <= 0x39 && isDigit(b[s + 1]) && isDigit(b[s + 2]) && isDigit(b[s + 3])) {
+    const t = classifyTemporal(b, s, e)
+    return t !== 0 ? t : KIND_STR
+  }
   if ((c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e) {
     const k = classifyNumber(b, s, e)
     if (k !== 0) return k

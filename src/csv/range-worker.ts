@@ -7,14 +7,21 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parentPort } from 'node:worker_threads'
+import { setPriority } from 'node:os'
+import { parentPort, workerData } from 'node:worker_threads'
 import { finalizeColumn } from './finalize.ts'
-import { writeProfileParquet } from './parquet.ts'
 import { scanRange } from './range-scan.ts'
 import { RowProcessor, type RowProcessorState } from './row-processor.ts'
 import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 class Aborted extends Error {}
+
+// Linux (and macOS) give each thread its own nice value, and setpriority on "this process" sets
+// the calling thread's: the workers yield the CPU to the event loop's thread, not the reverse.
+const nice = (workerData as { nice?: number } | null)?.nice ?? 0
+if (nice > 0) {
+  try { setPriority(nice) } catch { /* not permitted or not supported: normal priority */ }
+}
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -136,10 +143,17 @@ async function runMerge (t: MergeTask): Promise<unknown> {
   }
 }
 
+// The Parquet writer is loaded on the first `parquet` task only: it costs a range worker ~25 ms
+// of start-up that a profile would wait for.
+async function runParquet (t: ParquetTask): Promise<unknown> {
+  const { writeProfileParquet } = await import('./parquet.ts')
+  return { kind: 'done', files: await writeProfileParquet(t.outDir, t.profile) }
+}
+
 parentPort!.on('message', (task: RangeTask | MergeTask | ParquetTask) => {
   const run = task.kind === 'range'
     ? runRange(task)
-    : task.kind === 'merge' ? runMerge(task) : writeProfileParquet(task.outDir, task.profile).then((files) => ({ kind: 'done', files }))
+    : task.kind === 'merge' ? runMerge(task) : runParquet(task)
   run.then((m) => {
     const bytes = (m as { bytes?: Uint8Array }).bytes
     parentPort!.postMessage(m, bytes === undefined ? [] : [bytes.buffer as ArrayBuffer])

@@ -65,6 +65,8 @@ export class RowScanner {
    */
   scan (b: Buffer, p: number, end: number, eof: boolean): number {
     const d = this.delim
+    // Bytes above both the delimiter and LF end no plain field: one comparison for most bytes.
+    const hi = d > LF ? d : LF
     this.count = 0
     this.status = ROW_OK
     let nl = 0
@@ -116,7 +118,7 @@ export class RowScanner {
       let c = 0
       while (p < end) {
         c = b[p]!
-        if (c === d || c === LF) break
+        if (c <= hi && (c === d || c === LF)) break
         p++
       }
       if (p >= end) {

@@ -29,17 +29,24 @@ export interface CsvWorkerPoolOptions {
   size: number
   /** An idle worker ends after this many ms. Default 10,000. */
   idleMs?: number
+  /**
+   * Nice value of the worker threads (0–19, Linux and macOS; ignored where threads cannot have
+   * their own). Above 0 the threads that serve requests win the CPU over profiling when cores
+   * are short. Default 0.
+   */
+  nice?: number
 }
 
 // The worker next to this file: .js in a compiled build, .ts from the sources (under tsx).
-function newWorker (): Worker {
+function newWorker (nice: number): Worker {
+  const workerData = { nice }
   const js = new URL('./range-worker.js', import.meta.url)
-  if (existsSync(fileURLToPath(js))) return new Worker(js)
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData })
   // From the sources: Node 20 does not apply the parent's `--import tsx` hooks (nor an --import in
   // the worker's execArgv) to a worker's entry, so a bootstrap registers tsx, then loads the entry.
   const ts = new URL('./range-worker.ts', import.meta.url).href
   const api = import.meta.resolve('tsx/esm/api')
-  return new Worker(`import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}) })`, { eval: true })
+  return new Worker(`import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}) })`, { eval: true, workerData })
 }
 
 /** Worker threads that run CSV profiling tasks (`range-worker.ts`). */
@@ -47,6 +54,7 @@ export class CsvWorkerPool {
   /** Most workers alive at once. */
   readonly size: number
   readonly #idleMs: number
+  readonly #nice: number
   readonly #slots = new Set<Slot>()
   readonly #queue: Pending[] = []
   #closed = false
@@ -54,6 +62,7 @@ export class CsvWorkerPool {
   constructor (o: CsvWorkerPoolOptions) {
     this.size = Math.max(1, Math.floor(o.size))
     this.#idleMs = o.idleMs ?? 10_000
+    this.#nice = Math.max(0, Math.min(19, Math.floor(o.nice ?? 0)))
   }
 
   /**
@@ -88,7 +97,7 @@ export class CsvWorkerPool {
   }
 
   #spawn (): Slot {
-    const worker = newWorker()
+    const worker = newWorker(this.#nice)
     const slot: Slot = { worker, busy: false }
     this.#slots.add(slot)
     worker.once('exit', () => {

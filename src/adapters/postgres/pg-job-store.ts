@@ -100,8 +100,9 @@ export class PgJobStore implements JobStore {
   }
 
   async countQueued (owner: string): Promise<number> {
-    const { rows } = await this.#query<{ n: number }>("SELECT count(*) AS n FROM jobcast.jobs WHERE owner = $1 AND state = 'queued'", [owner])
-    return rows[0]!.n
+    // Kept by a trigger (migration 6): no scan of the owner's backlog.
+    const { rows } = await this.#query<{ n: number }>('SELECT n FROM jobcast.owner_queued WHERE owner = $1', [owner])
+    return rows[0]?.n ?? 0
   }
 
   async countByState (): Promise<Array<{ type: string, state: JobState, count: number }>> {

@@ -310,6 +310,36 @@ const MIGRATIONS: string[] = [
     INSERT INTO jobcast.jobs SELECT (job).*;
     RETURN QUERY SELECT 'created'::text, NULL::json;
   END $$;
+  `,
+  // 7: admission of many starts in one statement (a node's starts that arrive while one is being written, as
+  // insert_or_get each): every owner's lock first, in key order (two nodes' batches never wait on each other in a
+  // cycle), then each start in turn, seeing the ones before it. Each item: {"job": <row>, "max_queued": n}.
+  `
+  CREATE FUNCTION jobcast.insert_or_get_many(items json, lock_namespace integer)
+  RETURNS TABLE (ord integer, status text, row_json json) LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    item record;
+    job jobcast.jobs;
+    earlier jobcast.jobs;
+    queued bigint;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(lock_namespace, k.key)
+      FROM (SELECT DISTINCT hashtext(x -> 'job' ->> 'owner') AS key FROM json_array_elements(items) x ORDER BY 1) k;
+    FOR item IN SELECT x.value AS v, x.ordinality::integer AS i FROM json_array_elements(items) WITH ORDINALITY x LOOP
+      job := json_populate_record(NULL::jobcast.jobs, item.v -> 'job');
+      ord := item.i;
+      row_json := NULL;
+      IF job.idempotency_key IS NOT NULL THEN
+        SELECT * INTO earlier FROM jobcast.jobs j WHERE j.owner = job.owner AND j.idempotency_key = job.idempotency_key;
+        IF FOUND THEN status := 'existing'; row_json := row_to_json(earlier); RETURN NEXT; CONTINUE; END IF;
+      END IF;
+      SELECT coalesce((SELECT q.n FROM jobcast.owner_queued q WHERE q.owner = job.owner), 0) INTO queued;
+      IF queued >= (item.v ->> 'max_queued')::bigint THEN status := 'queue-full'; RETURN NEXT; CONTINUE; END IF;
+      INSERT INTO jobcast.jobs SELECT (job).*;
+      status := 'created';
+      RETURN NEXT;
+    END LOOP;
+  END $$;
   `
 ]
 

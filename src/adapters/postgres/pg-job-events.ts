@@ -3,11 +3,11 @@ import { JobcastError } from '../../errors.ts'
 import type { JobEvent, JobEventInput, JobEvents, Unsubscribe } from '../../ports/job-events.ts'
 import type { PgDatabase } from './database.ts'
 import { EVENT_COLUMNS, EventFanout, type EventRow, toEvent } from './event-fanout.ts'
+import { CHANNEL } from './channel.ts'
 import { EventWriter } from './event-writer.ts'
 import { NotifyListener, type NotifyListenerOptions } from './notify-listener.ts'
 
-/** The channel every node LISTENs on: `e:<anything>` for new events, `c:<job id>` for a cancel request. */
-export const CHANNEL = 'jobcast'
+export { CHANNEL } from './channel.ts'
 
 /** Options of {@link PgJobEvents.open}. */
 export interface PgJobEventsOptions {
@@ -57,8 +57,6 @@ export class PgJobEvents implements JobEvents {
   readonly #retention: { maxAgeMs: number, maxPerOwner: number, intervalMs: number }
   // Names this node's announcements, which its own fan-out (woken by the publish itself) ignores.
   readonly #announcement = `e:${randomBytes(6).toString('hex')}`
-  #announcing = false
-  #announceAgain = false
   #pruneTimer: NodeJS.Timeout | undefined
   #closed: Promise<void> | undefined
 
@@ -66,7 +64,7 @@ export class PgJobEvents implements JobEvents {
     this.#db = db
     this.#epoch = epoch
     this.#fanout = new EventFanout(db, epoch, { gapMs: options.gapMs ?? 500 })
-    this.#writer = new EventWriter(db)
+    this.#writer = new EventWriter(db, this.#announcement)
     this.#retention = { maxAgeMs: 24 * 3600_000, maxPerOwner: 1000, intervalMs: 60_000, ...options.retention }
     this.#listener = new NotifyListener(db, CHANNEL, {
       onNotify: (payload) => { this.#onNotify(payload) },
@@ -103,10 +101,8 @@ export class PgJobEvents implements JobEvents {
       return row
     }))
     const { seq } = await published
-    // This node's subscribers need no round trip through the server; the others hear one announcement for all
-    // the events committed meanwhile.
+    // This node's subscribers need no round trip through the server (its own announcement is ignored).
     this.#fanout.wake()
-    this.#announce()
     return { ...event, cursor: `${this.#epoch}-${seq}` }
   }
 
@@ -165,30 +161,6 @@ export class PgJobEvents implements JobEvents {
       await this.#db.release()
     })()
     await this.#closed
-  }
-
-  // Tells every node that events were committed: one notification at a time, and one more if events were
-  // committed while it was on its way. Not a pg_notify in the events' own statement: a notifying commit holds a
-  // database-wide lock until it ends, so one notification per event serialized every publish of the cluster
-  // (~400 a second on a loaded 2-core machine, three events per job). Sent after the events' commit, so a node that hears it finds them. A failed
-  // one (the database unreachable) is sent again with the next publish; a node that reconnects drains anyway.
-  #announce (): void {
-    if (this.#announcing) {
-      this.#announceAgain = true
-      return
-    }
-    this.#announcing = true
-    void (async () => {
-      do {
-        this.#announceAgain = false
-        try {
-          await this.#db.query('SELECT pg_notify($1, $2)', [CHANNEL, this.#announcement])
-        } catch (err) {
-          this.#db.log.warn({ err }, 'postgres: announcing new events failed; the next publish announces them')
-          return
-        }
-      } while (this.#announceAgain && this.#closed === undefined)
-    })().finally(() => { this.#announcing = false })
   }
 
   #onNotify (payload: string): void {

@@ -3,7 +3,8 @@ import { deliveryId, type BatchCounts, type BatchInsertOutcome, type BatchQuery,
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
-import type { PgDatabase } from './database.ts'
+import { isConnectionError, type PgDatabase } from './database.ts'
+import { GroupCommit } from './group-commit.ts'
 import { jobRowJson, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { PgBatches } from './pg-batches.ts'
@@ -29,6 +30,10 @@ const finishStatement = (sets: string[]): string => `
 // How long the artifacts read with a terminal write answer artifacts() for that job (its terminal event's read).
 const FINISHED_ARTIFACTS_MS = 1000
 
+// A start waiting for admission (its row as JSON), and what admission answered.
+interface Admission { job: string, maxQueued: number }
+interface Admitted { status: InsertOutcome['status'], row_json: JobRow | null, error?: unknown }
+
 // An integer parameter of the claim function: bounds beyond PostgreSQL's integer are as good as none.
 const INT_MAX = 2 ** 31 - 1
 // How long the next-run-at answered with a claim stands in for a nextRunAt() query made just after it.
@@ -48,6 +53,7 @@ export class PgJobStore implements JobStore {
   #lastError: string | undefined
   readonly #batches: PgBatches
   readonly #outbox: PgOutbox
+  readonly #admission = new GroupCommit<Admission, Admitted>(async (items) => await this.#admit(items), { max: 200 })
   readonly #limitsByBounds = new WeakMap<ClaimBounds, Record<string, number | null>>()
   // The next run-at a claim answered (a runner asks for it right after a claim that left slots free).
   #nextRunAt: { at: number | undefined, seen: number } | undefined
@@ -64,15 +70,26 @@ export class PgJobStore implements JobStore {
 
   async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
     this.#nextRunAt = undefined
-    // One round trip (jobcast.insert_or_get, migration 3): the owner's lock, the idempotency look-up, the count
-    // and the insert, serialized per owner on every node.
-    const { rows } = await this.#query<{ status: InsertOutcome['status'], row_json: JobRow | null }>(
-      'SELECT * FROM jobcast.insert_or_get(json_populate_record(NULL::jobcast.jobs, $1::json), $2, $3)',
-      [jobRowJson(job), limits.maxQueued, OWNER_LOCK_NAMESPACE])
-    const { status, row_json: existing } = rows[0]!
+    this.#assertOpen()
+    const { status, row_json: existing, error } = await this.#admission.add({ job: jobRowJson(job), maxQueued: limits.maxQueued })
+    if (error !== undefined) throw error
     if (status === 'existing') return { status, job: toRecord(existing!) }
     if (status === 'queue-full') return { status }
     return { status: 'created', job }
+  }
+
+  // The starts that arrived together, in one round trip (jobcast.insert_or_get_many, migration 7): each owner's
+  // lock, idempotency look-up, queued count and insert, serialized per owner on every node. A batch that fails for
+  // a reason of its own (not the connection) is tried one start at a time, so one bad start fails alone.
+  async #admit (items: Admission[]): Promise<Admitted[]> {
+    const json = `[${items.map((item) => `{"job":${item.job},"max_queued":${item.maxQueued}}`).join(',')}]`
+    try {
+      const { rows } = await this.#query<Admitted & { ord: number }>('SELECT * FROM jobcast.insert_or_get_many($1::json, $2)', [json, OWNER_LOCK_NAMESPACE])
+      return rows.sort((a, b) => a.ord - b.ord)
+    } catch (err) {
+      if (items.length === 1 || (err instanceof Error && isConnectionError(err)) || (err as { code?: unknown }).code === 'STORE_UNAVAILABLE') throw err
+      return await Promise.all(items.map(async (item) => await this.#admit([item]).then((rows) => rows[0]!, (error: unknown) => ({ status: 'created' as const, row_json: null, error }))))
+    }
   }
 
   async get (id: string): Promise<JobRecord | undefined> {

@@ -5,34 +5,52 @@ import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import { isConnectionError, type PgDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
-import { jobRowJson, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
+import { jobRowJson, type JobRow, patchAssignments, patchRow, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { PgBatches } from './pg-batches.ts'
 import { PgOutbox } from './pg-outbox.ts'
 
-// A terminal write of a job outside any batch, in one statement: the compare-and-set update, the deliveries of its
-// notify targets (the outbox, committed with it) and the job's artifacts as they are at that write (what its
-// terminal event lists, asked for right after). A batch's child goes through PgBatches.finishTransition instead,
-// which locks the batch first and reads its siblings in a later snapshot.
-const finishStatement = (sets: string[]): string => `
-  WITH job AS (
-    UPDATE jobcast.jobs SET ${[...sets, 'version = version + 1'].join(', ')} WHERE id = $1 AND version = $2 RETURNING *
+// Terminal writes of jobs outside any batch, many in one statement: each a compare-and-set update, the deliveries
+// of its notify targets (the outbox, committed with it) and the job's artifacts as they are at that write (what its
+// terminal event lists, asked for right after). `columns` are the patched ones (patchRow), the same for every row.
+// A batch's child goes through PgBatches.finishTransition instead, which locks the batch first and reads its
+// siblings in a later snapshot. Rows come back as JSON, so that the statement's result type never changes.
+const finishStatement = (columns: string[]): string => {
+  const names = columns.map((c) => c.split(' ')[0]!)
+  return `
+  WITH input AS (
+    SELECT * FROM json_to_recordset($1::json) AS x(ord integer, id text, version integer, webhook_id text, email_id text, at bigint, ${columns.join(', ')})
+  ), job AS (
+    UPDATE jobcast.jobs j SET ${[...names.map((n) => `${n} = input.${n}`), 'version = j.version + 1'].join(', ')}
+    FROM input WHERE j.id = input.id AND j.version = input.version
+    RETURNING j.*, input.ord, input.webhook_id, input.email_id, input.at
   ), targets AS (
-    SELECT t.owner, c.id, c.channel, c.target FROM jobcast.notify_targets t
-    CROSS JOIN LATERAL (VALUES ($3::text, 'webhook', t.webhook), ($4::text, 'email', t.email)) c(id, channel, target)
-    WHERE t.subject_id = $1 AND c.target IS NOT NULL
+    SELECT t.owner, c.id, c.channel, c.target, job.id AS job_id, coalesce(job.finished_at, job.at) AS at FROM job
+    JOIN jobcast.notify_targets t ON t.subject_id = job.id
+    CROSS JOIN LATERAL (VALUES (job.webhook_id, 'webhook', t.webhook), (job.email_id, 'email', t.email)) c(id, channel, target)
+    WHERE c.target IS NOT NULL
   ), queued AS (
     INSERT INTO jobcast.deliveries (id, owner, subject_kind, subject_id, channel, target, state, next_at, created_at)
-    SELECT targets.id, targets.owner, 'job', job.id, targets.channel, targets.target, 'pending', coalesce(job.finished_at, $5), coalesce(job.finished_at, $5)
-    FROM targets, job ON CONFLICT (id) DO NOTHING
+    SELECT id, owner, 'job', job_id, channel, target, 'pending', at, at FROM targets ON CONFLICT (id) DO NOTHING
   )
-  SELECT job.*, (SELECT coalesce(json_agg(a ORDER BY a.name), '[]') FROM jobcast.artifacts a WHERE a.job_id = $1) AS artifacts_at_finish FROM job`
+  SELECT job.ord, row_to_json(job) AS job, (SELECT coalesce(json_agg(a ORDER BY a.name), '[]') FROM jobcast.artifacts a WHERE a.job_id = job.id) AS artifacts FROM job`
+}
 // How long the artifacts read with a terminal write answer artifacts() for that job (its terminal event's read).
 const FINISHED_ARTIFACTS_MS = 1000
 
 // A start waiting for admission (its row as JSON), and what admission answered.
 interface Admission { job: string, maxQueued: number }
 interface Admitted { status: InsertOutcome['status'], row_json: JobRow | null, error?: unknown }
+
+// A terminal write waiting for its statement, and what it found: the row written (absent: the version had moved
+// on), the job's artifacts then, or the error.
+interface Finish { job: JobRecord, patch: JobPatch }
+interface Finished { row?: JobRow, artifacts?: JobRow[], error?: unknown }
+
+// Whether `err` says the database could not be reached (then retrying write by write would not help).
+function isUnavailable (err: unknown): boolean {
+  return (err instanceof Error && isConnectionError(err)) || (err as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE'
+}
 
 // An integer parameter of the claim function: bounds beyond PostgreSQL's integer are as good as none.
 const INT_MAX = 2 ** 31 - 1
@@ -54,6 +72,7 @@ export class PgJobStore implements JobStore {
   readonly #batches: PgBatches
   readonly #outbox: PgOutbox
   readonly #admission = new GroupCommit<Admission, Admitted>(async (items) => await this.#admit(items), { max: 200 })
+  readonly #finishing = new GroupCommit<Finish, Finished>(async (items) => await this.#finishMany(items), { max: 200 })
   readonly #limitsByBounds = new WeakMap<ClaimBounds, Record<string, number | null>>()
   // The next run-at a claim answered (a runner asks for it right after a claim that left slots free).
   #nextRunAt: { at: number | undefined, seen: number } | undefined
@@ -87,7 +106,7 @@ export class PgJobStore implements JobStore {
       const { rows } = await this.#query<Admitted & { ord: number }>('SELECT * FROM jobcast.insert_or_get_many($1::json, $2)', [json, OWNER_LOCK_NAMESPACE])
       return rows.sort((a, b) => a.ord - b.ord)
     } catch (err) {
-      if (items.length === 1 || (err instanceof Error && isConnectionError(err)) || (err as { code?: unknown }).code === 'STORE_UNAVAILABLE') throw err
+      if (items.length === 1 || isUnavailable(err)) throw err
       return await Promise.all(items.map(async (item) => await this.#admit([item]).then((rows) => rows[0]!, (error: unknown) => ({ status: 'created' as const, row_json: null, error }))))
     }
   }
@@ -142,14 +161,44 @@ export class PgJobStore implements JobStore {
   }
 
   async #finish (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
-    const { sets, values } = patchAssignments(patch, 6)
-    const { rows } = await this.#query<JobRow & { artifacts_at_finish: JobRow[] }>(finishStatement(sets),
-      [job.id, job.version, deliveryId(job.id, 'webhook'), deliveryId(job.id, 'email'), Date.now(), ...values])
-    const row = rows[0]
+    this.#assertOpen()
+    const { row, artifacts, error } = await this.#finishing.add({ job, patch })
+    if (error !== undefined) throw error
     if (row === undefined) return undefined
     if (this.#finishedArtifacts.size >= 1000) this.#finishedArtifacts.clear()
-    this.#finishedArtifacts.set(job.id, { artifacts: row.artifacts_at_finish.map(toArtifact), at: Date.now() })
+    this.#finishedArtifacts.set(job.id, { artifacts: artifacts!.map(toArtifact), at: Date.now() })
     return toRecord(row)
+  }
+
+  // The terminal writes that arrived together: one statement per set of patched columns. A statement that fails
+  // for a reason of its own (not the connection) is tried one write at a time, so one bad write fails alone.
+  async #finishMany (items: Finish[]): Promise<Finished[]> {
+    const groups = new Map<string, { columns: string[], rows: Array<Record<string, unknown>> }>()
+    const now = Date.now()
+    items.forEach(({ job, patch }, ord) => {
+      const { columns, row } = patchRow(patch)
+      const key = columns.join(',')
+      let group = groups.get(key)
+      if (group === undefined) { group = { columns, rows: [] }; groups.set(key, group) }
+      group.rows.push({ ...row, ord, id: job.id, version: job.version, webhook_id: deliveryId(job.id, 'webhook'), email_id: deliveryId(job.id, 'email'), at: now })
+    })
+    const finished: Finished[] = items.map(() => ({}))
+    await Promise.all([...groups.values()].map(async ({ columns, rows }) => {
+      try {
+        const { rows: written } = await this.#query<{ ord: number, job: JobRow, artifacts: JobRow[] }>(finishStatement(columns), [JSON.stringify(rows)])
+        for (const { ord, job, artifacts } of written) finished[ord] = { row: job, artifacts }
+      } catch (err) {
+        if (rows.length === 1 || isUnavailable(err)) {
+          for (const row of rows) finished[row.ord as number] = { error: err }
+          return
+        }
+        await Promise.all(rows.map(async (row) => {
+          const ord = row.ord as number
+          finished[ord] = (await this.#finishMany([items[ord]!]))[0]!
+        }))
+      }
+    }))
+    return finished
   }
 
   async claim (node: string, max: number, bounds: ClaimBounds, leaseMs: number): Promise<JobRecord[]> {

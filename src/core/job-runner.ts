@@ -272,7 +272,9 @@ export class JobRunner {
       await live.write('failed', { state: 'failed', finishedAt: Date.now(), lease: null, error: { code: 'UNKNOWN_JOB_TYPE', message: `job type "${job.type}" is not registered on this server` } })
       return
     }
-    await lifecycle.started(job)
+    // The handler need not wait for its `started` event to be stored: events are published in call order, and the
+    // outcome below is written only once it is (the round trip had been a quarter of a no-op job's cycle).
+    const started = lifecycle.started(job)
     const jobLog = log.child({ jobId: job.id, owner: job.owner, type: job.type, attempt: job.attempt })
     const timeout = definition.timeoutMs === undefined
       ? undefined
@@ -288,6 +290,7 @@ export class JobRunner {
       clearTimeout(timeout)
     }
     live.close()
+    await started
     // Out of `running` from here until #run's cleanup drops it from #live too (never counted as running in between).
     this.#finishing.add(job.id)
     await this.#finish(definition, live, outcome, jobLog)

@@ -116,7 +116,9 @@ export class JobRunner {
     try {
       do {
         this.#wakeAgain = false
-        const free = concurrency - this.#live.size
+        // A job whose handler has returned frees its slot while its outcome is written (a write that waits for the
+        // store no longer holds a slot up), up to as many outcomes in writing as there are slots.
+        const free = Math.min(concurrency - this.running, 2 * concurrency - this.#live.size)
         if (free <= 0 || this.#state !== 'running') return
         const claimed = await store.claim(node, free, this.#bounds, leaseMs)
         for (const job of claimed) this.#run(job)
@@ -293,6 +295,7 @@ export class JobRunner {
     await started
     // Out of `running` from here until #run's cleanup drops it from #live too (never counted as running in between).
     this.#finishing.add(job.id)
+    this.wake()
     await this.#finish(definition, live, outcome, jobLog)
   }
 

@@ -59,6 +59,7 @@ export class JobRunner {
   #subscriptions: Unsubscribe[] = []
   #timers: NodeJS.Timeout[] = []
   #runAtTimer: NodeJS.Timeout | undefined
+  #soonTimer: NodeJS.Timeout | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #claiming = false
   #wakeAgain = false
@@ -87,8 +88,12 @@ export class JobRunner {
     this.#state = 'running'
     const { events, leaseMs, pollMs } = this.#o
     this.#subscriptions.push(events.subscribe((event) => {
-      // Work became runnable somewhere (a start, a retry, a job stopped by shutdown): look for it.
-      if (event.kind === 'queued' || event.kind === 'retrying' || TERMINAL.has(event.kind)) this.wake()
+      // Work became runnable somewhere (a start, a retry, a job stopped by shutdown): look for it. Another node's
+      // event (no record attached) is that node's to claim first; this one looks a moment later, once for a burst,
+      // rather than every node racing for every job under the store's claim lock.
+      if (!(event.kind === 'queued' || event.kind === 'retrying' || TERMINAL.has(event.kind))) return
+      if (event.job === undefined) this.#wakeSoon()
+      else this.wake()
     }))
     this.#subscriptions.push(events.onCancelRequest((jobId) => {
       this.#live.get(jobId)?.abort(new AbortReason('canceled', 'canceled by its owner while it ran'))
@@ -109,6 +114,14 @@ export class JobRunner {
     }
     this.#claiming = true
     void this.#fill().finally(() => { this.#claiming = false })
+  }
+
+  #wakeSoon (): void {
+    if (this.#soonTimer !== undefined || this.#state !== 'running') return
+    this.#soonTimer = setTimeout(() => {
+      this.#soonTimer = undefined
+      this.wake()
+    }, REMOTE_WAKE_MS)
   }
 
   async #fill (): Promise<void> {
@@ -164,6 +177,7 @@ export class JobRunner {
     this.#state = 'stopping'
     for (const timer of this.#timers) clearInterval(timer)
     clearTimeout(this.#runAtTimer)
+    clearTimeout(this.#soonTimer)
     let graceTimer: NodeJS.Timeout | undefined
     await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, graceMs) })])
     clearTimeout(graceTimer)
@@ -358,6 +372,9 @@ export class JobRunner {
     if (await write('failed', { state: 'failed', error: jobError, finishedAt: now })) log.warn({ err: error }, 'failed')
   }
 }
+
+// How long after another node's event this one looks for work (coalescing a burst of them into one claim).
+const REMOTE_WAKE_MS = 50
 
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'canceled'])
 

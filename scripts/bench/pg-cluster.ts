@@ -94,6 +94,17 @@ async function jobcast (nodes: number): Promise<Row> {
       for (const l of listeners) l(id, at)
     }
   })().catch(() => {}) // ends with the stream
+  let stopped: Promise<void> | undefined
+  const stop = async (): Promise<void> => {
+    stopped ??= (async () => {
+      await sse.close()
+      await reading
+      await Promise.all(cluster.map(async (n) => { await n.stop() }))
+      await db.drop()
+    })()
+    await stopped
+  }
+  // A failed run stops its nodes too (they would keep the benchmark's output open, and the process alive).
   const row = await measure('jobcast', nodes, {
     start: async (i) => {
       const node = cluster[i % nodes]!
@@ -102,12 +113,10 @@ async function jobcast (nodes: number): Promise<Row> {
       return (await res.json() as { id: string }).id
     },
     onCompleted: (l) => { listeners.push(l) },
-    close: async () => {
-      await sse.close()
-      await reading
-      await Promise.all(cluster.map(async (n) => { await n.stop() }))
-      await db.drop()
-    }
+    close: stop
+  }).catch(async (err: unknown) => {
+    await stop()
+    throw err
   })
   return row
 }

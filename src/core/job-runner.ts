@@ -62,6 +62,7 @@ export class JobRunner {
   #subscriptions: Unsubscribe[] = []
   #timers: NodeJS.Timeout[] = []
   #runAtTimer: NodeJS.Timeout | undefined
+  #soonTimer: NodeJS.Timeout | undefined
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new'
   #claiming = false
   // The claim under way, if any: stop() waits for it, so that it never queries a store closed after the stop.
@@ -93,8 +94,12 @@ export class JobRunner {
     this.#state = 'running'
     const { events, leaseMs, pollMs } = this.#o
     this.#subscriptions.push(events.subscribe((event) => {
-      // Work became runnable somewhere (a start, a retry, a job stopped by shutdown): look for it.
-      if (event.kind === 'queued' || event.kind === 'retrying' || TERMINAL.has(event.kind)) this.wake()
+      // Work became runnable somewhere (a start, a retry, a job stopped by shutdown): look for it. Another node's
+      // event (no record attached) is that node's to claim first; this one looks a moment later, once for a burst,
+      // rather than every node racing for every job under the store's claim lock.
+      if (!(event.kind === 'queued' || event.kind === 'retrying' || TERMINAL.has(event.kind))) return
+      if (event.job === undefined) this.#wakeSoon()
+      else this.wake()
     }))
     this.#subscriptions.push(events.onCancelRequest((jobId) => {
       this.#live.get(jobId)?.abort(new AbortReason('canceled', 'canceled by its owner while it ran'))
@@ -117,12 +122,22 @@ export class JobRunner {
     this.#filling = this.#fill().finally(() => { this.#claiming = false })
   }
 
+  #wakeSoon (): void {
+    if (this.#soonTimer !== undefined || this.#state !== 'running') return
+    this.#soonTimer = setTimeout(() => {
+      this.#soonTimer = undefined
+      this.wake()
+    }, REMOTE_WAKE_MS)
+  }
+
   async #fill (): Promise<void> {
     const { store, node, concurrency, leaseMs, log } = this.#o
     try {
       do {
         this.#wakeAgain = false
-        const free = concurrency - this.#live.size
+        // A job whose handler has returned frees its slot while its outcome is written (a write that waits for the
+        // store no longer holds a slot up), up to as many outcomes in writing as there are slots.
+        const free = Math.min(concurrency - this.running, 2 * concurrency - this.#live.size)
         if (free <= 0 || this.#state !== 'running') return
         const claimed = await store.claim(node, free, this.#bounds, leaseMs)
         for (const job of claimed) this.#run(job)
@@ -168,9 +183,11 @@ export class JobRunner {
     this.#state = 'stopping'
     for (const timer of this.#timers) clearInterval(timer)
     clearTimeout(this.#runAtTimer)
+    clearTimeout(this.#soonTimer)
     // What it claims meanwhile runs, and is stopped with the rest below.
     await this.#filling
     clearTimeout(this.#runAtTimer)
+    clearTimeout(this.#soonTimer)
     let graceTimer: NodeJS.Timeout | undefined
     await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => { graceTimer = setTimeout(resolve, graceMs) })])
     clearTimeout(graceTimer)
@@ -289,7 +306,9 @@ export class JobRunner {
       await live.write('failed', { state: 'failed', finishedAt: Date.now(), lease: null, error: { code: 'UNKNOWN_JOB_TYPE', message: `job type "${job.type}" is not registered on this server` } })
       return
     }
-    await lifecycle.started(job)
+    // The handler need not wait for its `started` event to be stored: events are published in call order, and the
+    // outcome below is written only once it is (the round trip had been a quarter of a no-op job's cycle).
+    const started = lifecycle.started(job)
     const jobLog = log.child({ jobId: job.id, owner: job.owner, type: job.type, attempt: job.attempt })
     const timeout = definition.timeoutMs === undefined
       ? undefined
@@ -305,8 +324,10 @@ export class JobRunner {
       clearTimeout(timeout)
     }
     live.close()
+    await started
     // Out of `running` from here until #run's cleanup drops it from #live too (never counted as running in between).
     this.#finishing.add(job.id)
+    this.wake()
     await this.#finish(definition, live, outcome, jobLog)
   }
 
@@ -369,6 +390,9 @@ export class JobRunner {
     if (await write('failed', { state: 'failed', error: jobError, finishedAt: now })) log.warn({ err: error }, 'failed')
   }
 }
+
+// How long after another node's event this one looks for work (coalescing a burst of them into one claim).
+const REMOTE_WAKE_MS = 50
 
 const TERMINAL: ReadonlySet<string> = new Set(['completed', 'failed', 'canceled'])
 

@@ -5,27 +5,27 @@ export type JobRow = Record<string, unknown>
 
 type Field = keyof Omit<JobRecord, 'id' | 'version' | 'lease' | 'cancelRequested'>
 
-// How each record field is stored: its column, and whether it is JSON (written as text, parsed back by pg).
-const COLUMNS: Record<Field, { column: string, json: boolean }> = {
-  type: { column: 'type', json: false },
-  owner: { column: 'owner', json: false },
-  state: { column: 'state', json: false },
-  input: { column: 'input', json: true },
-  progress: { column: 'progress', json: true },
-  result: { column: 'result', json: true },
-  error: { column: 'error', json: true },
-  preview: { column: 'preview', json: true },
-  files: { column: 'files', json: true },
-  checkpoint: { column: 'checkpoint', json: true },
-  attempt: { column: 'attempt', json: false },
-  maxAttempts: { column: 'max_attempts', json: false },
-  createdAt: { column: 'created_at', json: false },
-  startedAt: { column: 'started_at', json: false },
-  finishedAt: { column: 'finished_at', json: false },
-  runAt: { column: 'run_at', json: false },
-  batchId: { column: 'batch_id', json: false },
-  idempotencyKey: { column: 'idempotency_key', json: false },
-  requestHash: { column: 'request_hash', json: false }
+// How each record field is stored: its column, its SQL type, and whether it is JSON (written as text, parsed back by pg).
+const COLUMNS: Record<Field, { column: string, sql: string, json: boolean }> = {
+  type: { column: 'type', sql: 'text', json: false },
+  owner: { column: 'owner', sql: 'text', json: false },
+  state: { column: 'state', sql: 'text', json: false },
+  input: { column: 'input', sql: 'json', json: true },
+  progress: { column: 'progress', sql: 'json', json: true },
+  result: { column: 'result', sql: 'json', json: true },
+  error: { column: 'error', sql: 'json', json: true },
+  preview: { column: 'preview', sql: 'json', json: true },
+  files: { column: 'files', sql: 'json', json: true },
+  checkpoint: { column: 'checkpoint', sql: 'json', json: true },
+  attempt: { column: 'attempt', sql: 'integer', json: false },
+  maxAttempts: { column: 'max_attempts', sql: 'integer', json: false },
+  createdAt: { column: 'created_at', sql: 'bigint', json: false },
+  startedAt: { column: 'started_at', sql: 'bigint', json: false },
+  finishedAt: { column: 'finished_at', sql: 'bigint', json: false },
+  runAt: { column: 'run_at', sql: 'bigint', json: false },
+  batchId: { column: 'batch_id', sql: 'text', json: false },
+  idempotencyKey: { column: 'idempotency_key', sql: 'text', json: false },
+  requestHash: { column: 'request_hash', sql: 'text', json: false }
 }
 const FIELDS = Object.keys(COLUMNS) as Field[]
 
@@ -66,6 +66,31 @@ export function patchAssignments (patch: JobPatch, first: number): { sets: strin
     values.push(toColumn(key as Field, value))
   }
   return { sets, values }
+}
+
+/**
+ * `patch` as one row of a JSON recordset keyed by column (JSON fields as values, not text), and the columns with
+ * their SQL types (`column type`, for `json_to_recordset`), in a stable order: patches that set the same fields
+ * have the same columns. Undefined leaves a field alone, null clears it, as in {@link patchAssignments}.
+ */
+export function patchRow (patch: JobPatch): { columns: string[], row: Record<string, unknown> } {
+  const columns: string[] = []
+  const row: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(patch).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0)) {
+    if (value === undefined) continue
+    if (key === 'lease') {
+      const lease = value as JobRecord['lease']
+      columns.push('lease_node text', 'lease_expires_at bigint')
+      row.lease_node = lease?.node ?? null
+      row.lease_expires_at = lease?.expiresAt ?? null
+      continue
+    }
+    const spec = COLUMNS[key as Field]
+    if (spec === undefined || key === 'owner' || key === 'type' || key === 'createdAt') continue
+    columns.push(`${spec.column} ${spec.sql}`)
+    row[spec.column] = value ?? null
+  }
+  return { columns, row }
 }
 
 /** The record a row holds. */

@@ -1,11 +1,13 @@
+import { randomBytes } from 'node:crypto'
 import { JobcastError } from '../../errors.ts'
 import type { JobEvent, JobEventInput, JobEvents, Unsubscribe } from '../../ports/job-events.ts'
 import type { PgDatabase } from './database.ts'
 import { EVENT_COLUMNS, EventFanout, type EventRow, toEvent } from './event-fanout.ts'
+import { CHANNEL } from './channel.ts'
+import { EventWriter } from './event-writer.ts'
 import { NotifyListener, type NotifyListenerOptions } from './notify-listener.ts'
 
-/** The channel every node LISTENs on: `e:<event id>` for a new event, `c:<job id>` for a cancel request. */
-export const CHANNEL = 'jobcast'
+export { CHANNEL } from './channel.ts'
 
 /** Options of {@link PgJobEvents.open}. */
 export interface PgJobEventsOptions {
@@ -16,18 +18,6 @@ export interface PgJobEventsOptions {
   /** Reconnect backoff of the LISTEN connection. */
   reconnect?: NotifyListenerOptions
 }
-
-// The owner's next seq, the event with it, and the notification, in one statement (one commit). The owner's
-// row lock orders the owner's events: seq order, id order and commit order agree within an owner.
-const PUBLISH = `
-  WITH turn AS (
-    INSERT INTO jobcast.event_owners (owner, seq) VALUES ($1, 1)
-    ON CONFLICT (owner) DO UPDATE SET seq = jobcast.event_owners.seq + 1 RETURNING seq
-  ), event AS (
-    INSERT INTO jobcast.events (owner, seq, kind, job_id, batch_id, data, created_at)
-    SELECT $1, turn.seq, $2, $3, $4, $5, $6 FROM turn RETURNING id, seq
-  )
-  SELECT id, seq, pg_notify('${CHANNEL}', 'e:' || id) AS notified FROM event`
 
 // An owner's events after a seq, with the owner's head and pruned seq read in the same snapshot.
 const SINCE = `
@@ -61,9 +51,12 @@ export class PgJobEvents implements JobEvents {
   readonly #db: PgDatabase
   readonly #epoch: string
   readonly #fanout: EventFanout
+  readonly #writer: EventWriter
   readonly #listener: NotifyListener
   readonly #cancelListeners = new Set<(jobId: string) => void>()
   readonly #retention: { maxAgeMs: number, maxPerOwner: number, intervalMs: number }
+  // Names this node's announcements, which its own fan-out (woken by the publish itself) ignores.
+  readonly #announcement = `e:${randomBytes(6).toString('hex')}`
   #pruneTimer: NodeJS.Timeout | undefined
   #closed: Promise<void> | undefined
 
@@ -71,6 +64,7 @@ export class PgJobEvents implements JobEvents {
     this.#db = db
     this.#epoch = epoch
     this.#fanout = new EventFanout(db, epoch, { gapMs: options.gapMs ?? 500 })
+    this.#writer = new EventWriter(db, this.#announcement)
     this.#retention = { maxAgeMs: 24 * 3600_000, maxPerOwner: 1000, intervalMs: 60_000, ...options.retention }
     this.#listener = new NotifyListener(db, CHANNEL, {
       onNotify: (payload) => { this.#onNotify(payload) },
@@ -101,13 +95,14 @@ export class PgJobEvents implements JobEvents {
 
   async publish (event: JobEventInput): Promise<JobEvent> {
     this.#assertOpen()
-    const published = this.#fanout.track(this.#db.query<{ id: number, seq: number }>(PUBLISH,
-      [event.owner, event.kind, event.jobId, event.batchId, event.data, Date.now()]).then(({ rows }) => {
-      const row = rows[0]!
+    // Appended with the other events this node publishes meanwhile (event-writer.ts), in one commit.
+    const published = this.#fanout.track(this.#writer.append({ ...event, createdAt: Date.now() }).then((row) => {
       if (event.job !== undefined) this.#fanout.remember(row.id, event.job)
       return row
     }))
     const { seq } = await published
+    // This node's subscribers need no round trip through the server (its own announcement is ignored).
+    this.#fanout.wake()
     return { ...event, cursor: `${this.#epoch}-${seq}` }
   }
 
@@ -169,6 +164,7 @@ export class PgJobEvents implements JobEvents {
   }
 
   #onNotify (payload: string): void {
+    if (payload === this.#announcement) return
     if (payload.startsWith('e:')) {
       this.#fanout.wake()
     } else if (payload.startsWith('c:')) {

@@ -1,38 +1,69 @@
 import type pg from 'pg'
-import type { BatchCounts, BatchInsertOutcome, BatchQuery, BatchRecord, DeliveryRecord, DeliveryState, NotifyTargets, StoredAttempt } from '../../core/batch-model.ts'
+import { deliveryId, type BatchCounts, type BatchInsertOutcome, type BatchQuery, type BatchRecord, type DeliveryRecord, type DeliveryState, type NotifyTargets, type StoredAttempt } from '../../core/batch-model.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
-import type { PgDatabase } from './database.ts'
-import { type Candidate, type ClaimState, pickFair } from './fair-pick.ts'
-import { jobRowJson, type JobRow, patchAssignments, toArtifact, toRecord } from './job-rows.ts'
+import { isConnectionError, type PgDatabase } from './database.ts'
+import { GroupCommit } from './group-commit.ts'
+import { jobRowJson, type JobRow, patchAssignments, patchRow, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { PgBatches } from './pg-batches.ts'
 import { PgOutbox } from './pg-outbox.ts'
 
-// Every (owner, type) that has queued jobs, by a skip scan of jobs_queued (one index probe per group, however
-// many jobs wait), then the first runnable jobs of each group in FIFO order.
-const CANDIDATES = `
-  WITH RECURSIVE groups AS (
-    (SELECT owner, type FROM jobcast.jobs WHERE state = 'queued' ORDER BY owner, type LIMIT 1)
-    UNION ALL
-    SELECT next.owner, next.type FROM groups, LATERAL (
-      SELECT owner, type FROM jobcast.jobs
-      WHERE state = 'queued' AND (owner, type) > (groups.owner, groups.type)
-      ORDER BY owner, type LIMIT 1
-    ) next
+// Terminal writes of jobs outside any batch, many in one statement: each a compare-and-set update, the deliveries
+// of its notify targets (the outbox, committed with it) and the job's artifacts as they are at that write (what its
+// terminal event lists, asked for right after). `columns` are the patched ones (patchRow), the same for every row.
+// A batch's child goes through PgBatches.finishTransition instead, which locks the batch first and reads its
+// siblings in a later snapshot. Rows come back as JSON, so that the statement's result type never changes.
+const finishStatement = (columns: string[]): string => {
+  const names = columns.map((c) => c.split(' ')[0]!)
+  return `
+  WITH input AS (
+    SELECT * FROM json_to_recordset($1::json) AS x(ord integer, id text, version integer, webhook_id text, email_id text, at bigint, ${columns.join(', ')})
+  ), job AS (
+    UPDATE jobcast.jobs j SET ${[...names.map((n) => `${n} = input.${n}`), 'version = j.version + 1'].join(', ')}
+    FROM input WHERE j.id = input.id AND j.version = input.version
+    RETURNING j.*, input.ord, input.webhook_id, input.email_id, input.at
+  ), targets AS (
+    SELECT t.owner, c.id, c.channel, c.target, job.id AS job_id, coalesce(job.finished_at, job.at) AS at FROM job
+    JOIN jobcast.notify_targets t ON t.subject_id = job.id
+    CROSS JOIN LATERAL (VALUES (job.webhook_id, 'webhook', t.webhook), (job.email_id, 'email', t.email)) c(id, channel, target)
+    WHERE c.target IS NOT NULL
+  ), queued AS (
+    INSERT INTO jobcast.deliveries (id, owner, subject_kind, subject_id, channel, target, state, next_at, created_at)
+    SELECT id, owner, 'job', job_id, channel, target, 'pending', at, at FROM targets ON CONFLICT (id) DO NOTHING
   )
-  SELECT heads.id, heads.owner, heads.type, heads.run_at FROM groups, LATERAL (
-    SELECT id, owner, type, run_at FROM jobcast.jobs
-    WHERE state = 'queued' AND owner = groups.owner AND type = groups.type AND run_at <= $1
-    ORDER BY run_at, id LIMIT $2
-  ) heads`
+  SELECT job.ord, row_to_json(job) AS job, (SELECT coalesce(json_agg(a ORDER BY a.name), '[]') FROM jobcast.artifacts a WHERE a.job_id = job.id) AS artifacts FROM job`
+}
+// How long the artifacts read with a terminal write answer artifacts() for that job (its terminal event's read).
+const FINISHED_ARTIFACTS_MS = 1000
+
+// A start waiting for admission (its row as JSON), and what admission answered.
+interface Admission { job: string, maxQueued: number }
+interface Admitted { status: InsertOutcome['status'], row_json: JobRow | null, error?: unknown }
+
+// A terminal write waiting for its statement, and what it found: the row written (absent: the version had moved
+// on), the job's artifacts then, or the error.
+interface Finish { job: JobRecord, patch: JobPatch }
+interface Finished { row?: JobRow, artifacts?: JobRow[], error?: unknown }
+
+// Whether `err` says the database could not be reached (then retrying write by write would not help).
+function isUnavailable (err: unknown): boolean {
+  return (err instanceof Error && isConnectionError(err)) || (err as { code?: unknown } | null)?.code === 'STORE_UNAVAILABLE'
+}
+
+// An integer parameter of the claim function: bounds beyond PostgreSQL's integer are as good as none.
+const INT_MAX = 2 ** 31 - 1
+// How long the next-run-at answered with a claim stands in for a nextRunAt() query made just after it.
+const NEXT_RUN_AT_FRESH_MS = 100
 
 /**
  * {@link JobStore} on PostgreSQL, shared by every node. Admission and idempotency are serialized per owner by
  * an advisory transaction lock; claims are serialized cluster-wide by another, so that the per-user and per-type
  * bounds hold across nodes, and take their rows with `FOR UPDATE SKIP LOCKED` so that a row another transaction
- * is changing (a cancel) is passed over rather than waited for. Every write is committed before it resolves.
+ * is changing (a cancel) is passed over rather than waited for. Both run in the server, one round trip each
+ * (jobcast.insert_or_get, jobcast.claim), so a lock is held for microseconds and a commit, not for round trips.
+ * Every write is committed before it resolves.
  */
 export class PgJobStore implements JobStore {
   readonly #db: PgDatabase
@@ -40,6 +71,13 @@ export class PgJobStore implements JobStore {
   #lastError: string | undefined
   readonly #batches: PgBatches
   readonly #outbox: PgOutbox
+  readonly #admission = new GroupCommit<Admission, Admitted>(async (items) => await this.#admit(items), { max: 200 })
+  readonly #finishing = new GroupCommit<Finish, Finished>(async (items) => await this.#finishMany(items), { max: 200 })
+  readonly #limitsByBounds = new WeakMap<ClaimBounds, Record<string, number | null>>()
+  // The next run-at a claim answered (a runner asks for it right after a claim that left slots free).
+  #nextRunAt: { at: number | undefined, seen: number } | undefined
+  // The artifacts of jobs this node just made terminal, read with that write (see finishStatement).
+  readonly #finishedArtifacts = new Map<string, { artifacts: ArtifactRecord[], at: number }>()
 
   constructor (db: PgDatabase) {
     this.#db = db
@@ -50,15 +88,27 @@ export class PgJobStore implements JobStore {
   }
 
   async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
-    // One round trip (jobcast.insert_or_get, migration 3): the owner's lock, the idempotency look-up, the count
-    // and the insert, serialized per owner on every node.
-    const { rows } = await this.#query<{ status: InsertOutcome['status'], row_json: JobRow | null }>(
-      'SELECT * FROM jobcast.insert_or_get(json_populate_record(NULL::jobcast.jobs, $1::json), $2, $3)',
-      [jobRowJson(job), limits.maxQueued, OWNER_LOCK_NAMESPACE])
-    const { status, row_json: existing } = rows[0]!
+    this.#nextRunAt = undefined
+    this.#assertOpen()
+    const { status, row_json: existing, error } = await this.#admission.add({ job: jobRowJson(job), maxQueued: limits.maxQueued })
+    if (error !== undefined) throw error
     if (status === 'existing') return { status, job: toRecord(existing!) }
     if (status === 'queue-full') return { status }
     return { status: 'created', job }
+  }
+
+  // The starts that arrived together, in one round trip (jobcast.insert_or_get_many, migration 8): each owner's
+  // lock, idempotency look-up, queued count and insert, serialized per owner on every node. A batch that fails for
+  // a reason of its own (not the connection) is tried one start at a time, so one bad start fails alone.
+  async #admit (items: Admission[]): Promise<Admitted[]> {
+    const json = `[${items.map((item) => `{"job":${item.job},"max_queued":${item.maxQueued}}`).join(',')}]`
+    try {
+      const { rows } = await this.#query<Admitted & { ord: number }>('SELECT * FROM jobcast.insert_or_get_many($1::json, $2)', [json, OWNER_LOCK_NAMESPACE])
+      return rows.sort((a, b) => a.ord - b.ord)
+    } catch (err) {
+      if (items.length === 1 || isUnavailable(err)) throw err
+      return await Promise.all(items.map(async (item) => await this.#admit([item]).then((rows) => rows[0]!, (error: unknown) => ({ status: 'created' as const, row_json: null, error }))))
+    }
   }
 
   async get (id: string): Promise<JobRecord | undefined> {
@@ -86,8 +136,9 @@ export class PgJobStore implements JobStore {
   }
 
   async countQueued (owner: string): Promise<number> {
-    const { rows } = await this.#query<{ n: number }>("SELECT count(*) AS n FROM jobcast.jobs WHERE owner = $1 AND state = 'queued'", [owner])
-    return rows[0]!.n
+    // Kept by a trigger (migration 7): no scan of the owner's backlog.
+    const { rows } = await this.#query<{ n: number }>('SELECT n FROM jobcast.owner_queued WHERE owner = $1', [owner])
+    return rows[0]?.n ?? 0
   }
 
   async countByState (): Promise<Array<{ type: string, state: JobState, count: number }>> {
@@ -96,8 +147,12 @@ export class PgJobStore implements JobStore {
   }
 
   async update (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
-    // A terminal write carries its outbox rows and its batch's end: one transaction (pg-batches.ts).
-    if (patch.state !== undefined && TERMINAL_STATES.has(patch.state)) return await this.#batches.finishTransition(job, patch)
+    this.#nextRunAt = undefined
+    if (patch.state !== undefined && TERMINAL_STATES.has(patch.state)) {
+      // A terminal write carries its outbox rows, and a child's its batch's end: one transaction (pg-batches.ts).
+      if (job.batchId !== null) return await this.#batches.finishTransition(job, patch)
+      return await this.#finish(job, patch)
+    }
     const { sets, values } = patchAssignments(patch, 3)
     const { rows } = await this.#query<JobRow>(
       `UPDATE jobcast.jobs SET ${[...sets, 'version = version + 1'].join(', ')} WHERE id = $1 AND version = $2 RETURNING *`,
@@ -105,57 +160,77 @@ export class PgJobStore implements JobStore {
     return rows[0] === undefined ? undefined : toRecord(rows[0])
   }
 
+  async #finish (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
+    this.#assertOpen()
+    const { row, artifacts, error } = await this.#finishing.add({ job, patch })
+    if (error !== undefined) throw error
+    if (row === undefined) return undefined
+    if (this.#finishedArtifacts.size >= 1000) this.#finishedArtifacts.clear()
+    this.#finishedArtifacts.set(job.id, { artifacts: artifacts!.map(toArtifact), at: Date.now() })
+    return toRecord(row)
+  }
+
+  // The terminal writes that arrived together: one statement per set of patched columns. A statement that fails
+  // for a reason of its own (not the connection) is tried one write at a time, so one bad write fails alone.
+  async #finishMany (items: Finish[]): Promise<Finished[]> {
+    const groups = new Map<string, { columns: string[], rows: Array<Record<string, unknown>> }>()
+    const now = Date.now()
+    items.forEach(({ job, patch }, ord) => {
+      const { columns, row } = patchRow(patch)
+      const key = columns.join(',')
+      let group = groups.get(key)
+      if (group === undefined) { group = { columns, rows: [] }; groups.set(key, group) }
+      group.rows.push({ ...row, ord, id: job.id, version: job.version, webhook_id: deliveryId(job.id, 'webhook'), email_id: deliveryId(job.id, 'email'), at: now })
+    })
+    const finished: Finished[] = items.map(() => ({}))
+    await Promise.all([...groups.values()].map(async ({ columns, rows }) => {
+      try {
+        const { rows: written } = await this.#query<{ ord: number, job: JobRow, artifacts: JobRow[] }>(finishStatement(columns), [JSON.stringify(rows)])
+        for (const { ord, job, artifacts } of written) finished[ord] = { row: job, artifacts }
+      } catch (err) {
+        if (rows.length === 1 || isUnavailable(err)) {
+          for (const row of rows) finished[row.ord as number] = { error: err }
+          return
+        }
+        await Promise.all(rows.map(async (row) => {
+          const ord = row.ord as number
+          finished[ord] = (await this.#finishMany([items[ord]!]))[0]!
+        }))
+      }
+    }))
+    return finished
+  }
+
   async claim (node: string, max: number, bounds: ClaimBounds, leaseMs: number): Promise<JobRecord[]> {
     if (max <= 0) return []
-    return await this.#transaction(async (client) => {
-      // One claimer at a time in the cluster: the running counts read below stay true until this commits.
-      await client.query('SELECT pg_advisory_xact_lock($1, $2)', [LOCK_NAMESPACE, LockKey.claim])
+    const limits = this.#typeLimits(bounds)
+    // The bound of a type is asked of `bounds` the first time a candidate of it shows up: the function names the
+    // types it does not know (claiming nothing), and is called again with them.
+    for (;;) {
       const now = Date.now()
-      const state = await this.#claimState(client)
-      const { rows } = await client.query<JobRow>(CANDIDATES, [now, Math.min(max, bounds.userConcurrency)])
-      const candidates: Candidate[] = rows.map((row) => ({ id: row.id as string, owner: row.owner as string, type: row.type as string, runAt: row.run_at as number }))
-      await this.#readTurns(client, state, [...new Set(candidates.map((c) => c.owner))])
-      const picked = pickFair(candidates, state, bounds, max)
-      if (picked.length === 0) return []
-      const { rows: claimed } = await client.query<JobRow>(`
-        UPDATE jobcast.jobs SET state = 'running', lease_node = $2, lease_expires_at = $3, started_at = $4, cancel_requested_at = NULL, version = version + 1
-        WHERE id IN (SELECT id FROM jobcast.jobs WHERE id = ANY($1) AND state = 'queued' FOR UPDATE SKIP LOCKED)
-        RETURNING *`, [picked.map((c) => c.id), node, now + leaseMs, now])
-      const byId = new Map(claimed.map((row) => [row.id as string, toRecord(row)]))
-      const jobs = picked.flatMap((c) => byId.get(c.id) ?? [])
-      await this.#writeTurns(client, state, jobs)
+      const { rows } = await this.#query<{ unknown_types: string[] | null, job: JobRow | null, next_run_at: number | null }>(
+        'SELECT * FROM jobcast.claim($1, $2, $3, $4::jsonb, $5, $6, $7, $8)',
+        [node, Math.min(max, INT_MAX), Math.min(bounds.userConcurrency, INT_MAX), JSON.stringify(limits), now, leaseMs, LOCK_NAMESPACE, LockKey.claim])
+      const unknown = rows[0]?.unknown_types
+      if (unknown !== null && unknown !== undefined) {
+        for (const type of unknown) limits[type] = bounds.typeConcurrency(type) ?? null
+        continue
+      }
+      const jobs = rows.flatMap((row) => row.job === null ? [] : [toRecord(row.job)])
+      const last = rows.at(-1)
+      this.#nextRunAt = last !== undefined && last.job === null ? { at: last.next_run_at ?? undefined, seen: Date.now() } : undefined
       return jobs
-    })
-  }
-
-  async #claimState (client: pg.PoolClient): Promise<ClaimState> {
-    const { rows } = await client.query<{ owner: string, type: string, n: number }>(
-      "SELECT owner, type, count(*) AS n FROM jobcast.jobs WHERE state = 'running' GROUP BY owner, type")
-    const state: ClaimState = { runningByOwner: new Map(), runningByType: new Map(), served: new Map() }
-    for (const { owner, type, n } of rows) {
-      state.runningByOwner.set(owner, (state.runningByOwner.get(owner) ?? 0) + n)
-      state.runningByType.set(type, (state.runningByType.get(type) ?? 0) + n)
     }
-    return state
   }
 
-  // The turn of each owner's last claim, and (under the owner '') the latest turn handed out.
-  async #readTurns (client: pg.PoolClient, state: ClaimState, owners: string[]): Promise<void> {
-    const { rows } = await client.query<{ owner: string | null, served: number }>(`
-      SELECT owner, served FROM jobcast.owner_turns WHERE owner = ANY($1)
-      UNION ALL SELECT NULL, coalesce(max(served), 0) FROM jobcast.owner_turns`, [owners])
-    for (const { owner, served } of rows) state.served.set(owner ?? '', served)
-  }
-
-  // Each owner served now goes to the back of the ring, in the order of this claim.
-  async #writeTurns (client: pg.PoolClient, state: ClaimState, jobs: JobRecord[]): Promise<void> {
-    const latest = state.served.get('') ?? 0
-    const turns = new Map<string, number>()
-    jobs.forEach((job, i) => turns.set(job.owner, latest + i + 1))
-    if (turns.size === 0) return
-    await client.query(`
-      INSERT INTO jobcast.owner_turns (owner, served) SELECT * FROM unnest($1::text[], $2::bigint[])
-      ON CONFLICT (owner) DO UPDATE SET served = excluded.served`, [[...turns.keys()], [...turns.values()]])
+  // The type bounds known for `bounds`, by type (null: no bound), kept while `bounds` lives (a runner keeps one).
+  #typeLimits (bounds: ClaimBounds): Record<string, number | null> {
+    let limits = this.#limitsByBounds.get(bounds)
+    if (limits === undefined) {
+      limits = {}
+      this.#limitsByBounds.set(bounds, limits)
+    }
+    return limits
   }
 
   async heartbeat (node: string, ids: string[], leaseMs: number): Promise<HeartbeatAnswer> {
@@ -185,6 +260,9 @@ export class PgJobStore implements JobStore {
   }
 
   async nextRunAt (): Promise<number | undefined> {
+    const hint = this.#nextRunAt
+    this.#nextRunAt = undefined
+    if (hint !== undefined && Date.now() - hint.seen < NEXT_RUN_AT_FRESH_MS) return hint.at
     const { rows } = await this.#query<{ at: number | null }>("SELECT min(run_at) AS at FROM jobcast.jobs WHERE state = 'queued' AND run_at > $1", [Date.now()])
     return rows[0]?.at ?? undefined
   }
@@ -195,10 +273,12 @@ export class PgJobStore implements JobStore {
   }
 
   async delete (ids: string[]): Promise<void> {
+    for (const id of ids) this.#finishedArtifacts.delete(id)
     await this.#batches.deleteJobs(ids)
   }
 
   async addArtifact (artifact: ArtifactRecord): Promise<void> {
+    this.#finishedArtifacts.delete(artifact.jobId)
     await this.#query(`
       INSERT INTO jobcast.artifacts (job_id, name, size, content_type, created_at) VALUES ($1, $2, $3, $4, $5)
       ON CONFLICT (job_id, name) DO UPDATE SET size = excluded.size, content_type = excluded.content_type, created_at = excluded.created_at`,
@@ -206,11 +286,19 @@ export class PgJobStore implements JobStore {
   }
 
   async artifacts (jobId: string): Promise<ArtifactRecord[]> {
+    const finished = this.#finishedArtifacts.get(jobId)
+    if (finished !== undefined) {
+      if (Date.now() - finished.at < FINISHED_ARTIFACTS_MS) return finished.artifacts
+      this.#finishedArtifacts.delete(jobId)
+    }
     const { rows } = await this.#query<JobRow>('SELECT * FROM jobcast.artifacts WHERE job_id = $1 ORDER BY name', [jobId])
     return rows.map(toArtifact)
   }
 
-  async insertBatch (batch: BatchRecord, children: JobRecord[]): Promise<BatchInsertOutcome> { return await this.#batches.insert(batch, children) }
+  async insertBatch (batch: BatchRecord, children: JobRecord[]): Promise<BatchInsertOutcome> {
+    this.#nextRunAt = undefined
+    return await this.#batches.insert(batch, children)
+  }
   async getBatch (id: string): Promise<BatchRecord | undefined> { return await this.#batches.get(id) }
   async listBatches (owner: string, query: BatchQuery): Promise<BatchRecord[]> { return await this.#batches.list(owner, query) }
   async batchCounts (batchId: string): Promise<BatchCounts> { return await this.#batches.counts(batchId) }

@@ -12,9 +12,23 @@ export interface JobEventInput {
   job?: JobRecord
 }
 
-/** A published event with the cursor the log gave it: valid for its owner's stream on every node. */
+/**
+ * A published event with the cursor the log gave it: valid for its owner's stream on every node. A cursor is
+ * `<epoch>-<seq>`: within one epoch, each of an owner's events has a higher seq than the one before.
+ */
 export interface JobEvent extends JobEventInput {
   readonly cursor: string
+}
+
+/**
+ * Whether cursor `a` comes after cursor `b` in their owner's stream. Cursors of different epochs (another log, an
+ * earlier run) cannot be ordered and count as after: a reader sends such an event rather than risk a gap.
+ */
+export function isCursorAfter (a: string, b: string): boolean {
+  const ai = a.lastIndexOf('-')
+  const bi = b.lastIndexOf('-')
+  if (ai < 0 || bi < 0 || a.slice(0, ai) !== b.slice(0, bi)) return true
+  return Number(a.slice(ai + 1)) > Number(b.slice(bi + 1))
 }
 
 /** Stops a subscription. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { TERMINAL_EVENTS } from '../core/model.ts'
-import type { JobEvent, JobEvents, Unsubscribe } from '../ports/job-events.ts'
+import { isCursorAfter, type JobEvent, type JobEvents, type Unsubscribe } from '../ports/job-events.ts'
 import { sseFrame } from './frame.ts'
 
 /** One open stream of one user. */
@@ -16,10 +16,12 @@ export interface StreamClient {
   endsAfter?: (event: JobEvent) => boolean
 }
 
-// A client and the events that arrived while its first frames (snapshot or replay) were being read.
+// A client, the events that arrived while its first frames (snapshot or replay) were being read, and the cursor of
+// the last event it has (what it resumed from, then each event written): nothing at or before it is sent again.
 interface Attached {
   client: StreamClient
   held: JobEvent[] | undefined
+  last: string | undefined
 }
 
 const frames = new WeakMap<JobEvent, string>()
@@ -72,21 +74,23 @@ export class StreamHub {
       this.#users.set(client.user, clients)
     }
     if (clients.has(client)) return
-    clients.set(client, { client, held: [] })
+    clients.set(client, { client, held: [], last: undefined })
     this.#clients++
   }
 
   /**
-   * Writes the client's first events (a replay, or the events after its snapshot), then what arrived meanwhile that
-   * they do not already hold, and from then on writes live. False when the client was dropped or its stream ended.
+   * Writes the client's first events (a replay, or the events after its snapshot, both after the cursor `from`),
+   * then what arrived meanwhile that is later still, and from then on writes live. An event this node hears late (its
+   * fan-out behind the node the client came from) is never sent twice. False when the client was dropped or its
+   * stream ended.
    */
-  release (client: StreamClient, first: JobEvent[]): boolean {
+  release (client: StreamClient, first: JobEvent[], from?: string): boolean {
     const attached = this.#users.get(client.user)?.get(client)
     if (attached === undefined) return false
     const held = attached.held ?? []
     attached.held = undefined
-    const sent = new Set(first.map((e) => e.cursor))
-    for (const event of [...first, ...held.filter((e) => !sent.has(e.cursor))]) {
+    attached.last = from
+    for (const event of [...first, ...held]) {
       if (!this.#deliver(attached, event)) return false
     }
     return true
@@ -130,8 +134,12 @@ export class StreamHub {
     }
   }
 
-  // Writes one event if the client wants it; false when the client was dropped or its stream ended with it.
-  #deliver ({ client }: Attached, event: JobEvent): boolean {
+  // Writes one event if the client wants it and does not have it yet; false when the client was dropped or its
+  // stream ended with it.
+  #deliver (attached: Attached, event: JobEvent): boolean {
+    const { client } = attached
+    if (attached.last !== undefined && !isCursorAfter(event.cursor, attached.last)) return true
+    attached.last = event.cursor
     if (!client.wants(event)) return true
     if (!client.write(eventFrame(event))) {
       this.#drop(client)

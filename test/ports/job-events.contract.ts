@@ -1,7 +1,7 @@
 // The JobEvents contract: the same cases against every adapter, through the port only.
 import type { Test } from 'tap'
 import type { JobEventKind } from '../../src/core/model.ts'
-import type { JobEvent, JobEventInput, JobEvents } from '../../src/ports/job-events.ts'
+import { isCursorAfter, type JobEvent, type JobEventInput, type JobEvents } from '../../src/ports/job-events.ts'
 import { makeJob, within } from './fixtures.ts'
 
 /** A fresh, empty event log for one case. */
@@ -65,6 +65,8 @@ export function jobEventsContract (t: Test, factory: JobEventsFactory): void {
     t.same(await events.since('alice', published[2]!.cursor), [])
     const replayed = await events.since('alice', published[0]!.cursor)
     t.same(replayed?.map((e) => e.cursor), published.slice(1).map((e) => e.cursor), 'replayed events carry the cursors publish gave')
+    t.ok(isCursorAfter(published[1]!.cursor, published[0]!.cursor) && isCursorAfter(published[2]!.cursor, published[1]!.cursor), 'each cursor is after the one before (isCursorAfter)')
+    t.notOk(isCursorAfter(published[0]!.cursor, published[1]!.cursor), 'and an earlier one is not')
   })
 
   t.test('subscribe: hears events in publish order, also concurrent ones of one owner', async (t) => {

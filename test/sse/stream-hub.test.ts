@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { MemoryJobEvents } from '../../src/adapters/memory/memory-job-events.ts'
-import type { JobEvent, JobEventInput } from '../../src/ports/job-events.ts'
+import { isCursorAfter, type JobEvent, type JobEventInput } from '../../src/ports/job-events.ts'
 import { retryFrame, sseFrame } from '../../src/sse/frame.ts'
 import { isTerminal, StreamHub, type StreamClient } from '../../src/sse/stream-hub.ts'
 
@@ -85,6 +85,33 @@ test('an attached client holds live events until released, then gets its first e
   t.same(client.frames.map((f) => /^id: (\S+)/.exec(f)![1]), ['ep-1', 'ep-2'], 'in order, no duplicate')
   log.publishNow(event('alice', 'j1', 'progress'))
   t.equal(client.frames.length, 3, 'live after release')
+})
+
+test('an event heard late (this node behind the one the client resumed from) is never sent again, held or live', async (t) => {
+  // Another node's log: the client saw ep-1..ep-3 there and resumes here with Last-Event-ID ep-3.
+  const other = new MemoryJobEvents({ epoch: 'ep' })
+  const seen = [1, 2, 3].map((n) => other.publishNow(event('alice', 'j1', 'progress', `{"n":${n}}`)))
+  const later = other.publishNow(event('alice', 'j1', 'progress', '{"n":4}'))
+  const heard: Array<(e: JobEvent) => void> = []
+  const lagging = { ...other, subscribe: (listener: (e: JobEvent) => void) => { heard.push(listener); return () => {} } }
+  const hub = new StreamHub(lagging as unknown as MemoryJobEvents, quiet)
+  const client = fakeClient('alice')
+  hub.attach(client)
+  // This node's fan-out hears ep-2 only now, while the replay after ep-3 is read.
+  for (const listener of heard) listener(seen[1]!)
+  t.ok(hub.release(client, [later], seen[2]!.cursor))
+  for (const listener of heard) { listener(seen[2]!); listener(later) }
+  const next = other.publishNow(event('alice', 'j1', 'completed'))
+  for (const listener of heard) listener(next)
+  t.same(client.frames.map((f) => /^id: (\S+)/.exec(f)![1]), ['ep-4', 'ep-5'], 'only what the client did not have, once, in order')
+})
+
+test('cursor order: later seqs of one epoch are after, another epoch cannot be ordered and counts as after', async (t) => {
+  t.ok(isCursorAfter('ep-10', 'ep-9'), 'numeric, not lexical')
+  t.notOk(isCursorAfter('ep-9', 'ep-9'))
+  t.notOk(isCursorAfter('ep-8', 'ep-9'))
+  t.ok(isCursorAfter('a-b-2', 'a-b-1'), 'an epoch may hold dashes')
+  t.ok(isCursorAfter('old-1', 'new-5'), 'another epoch')
 })
 
 test('the first frames go through the slow-client check too', async (t) => {

@@ -57,13 +57,13 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
     return typeof header === 'string' && header !== '' ? header : query.lastEventId
   }
 
-  // The events after a cursor, or a snapshot frame and the events after the snapshot's cursor.
-  const firstFrames = async (client: StreamClient, lastEventId: string | undefined, snapshot: () => Promise<{ cursor: string, data: string }>): Promise<JobEvent[] | undefined> => {
+  // The events after a cursor, or a snapshot frame and the events after the snapshot's cursor; with that cursor.
+  const firstFrames = async (client: StreamClient, lastEventId: string | undefined, snapshot: () => Promise<{ cursor: string, data: string }>): Promise<{ from: string, events: JobEvent[] } | undefined> => {
     const missed = lastEventId === undefined ? undefined : await service.events.since(client.user, lastEventId)
-    if (missed !== undefined) return missed
+    if (missed !== undefined) return { from: lastEventId!, events: missed }
     const { cursor, data } = await snapshot()
     if (!streams.writeFrame(client, sseFrame('snapshot', cursor, data))) return undefined
-    return await service.events.since(client.user, cursor) ?? []
+    return { from: cursor, events: await service.events.since(client.user, cursor) ?? [] }
   }
 
   fastify.get('/events', {
@@ -76,7 +76,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
       const snapshot = await fastify.jobcast.snapshot(user)
       return { cursor: snapshot.cursor, data: JSON.stringify(snapshot) }
     })
-    if (first !== undefined) streams.release(client, first)
+    if (first !== undefined) streams.release(client, first.events, first.from)
   })
 
   fastify.get('/jobs/:id/events', {
@@ -107,7 +107,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
       streams.detach(client)
       return
     }
-    streams.release(client, first.filter((e) => e.jobId === id))
+    streams.release(client, first.events.filter((e) => e.jobId === id), first.from)
   })
 
   fastify.get('/batches/:id/events', {
@@ -135,7 +135,7 @@ const events: FastifyPluginAsyncTypebox = async (fastify) => {
       streams.detach(client)
       return
     }
-    streams.release(client, first.filter((e) => e.batchId === id))
+    streams.release(client, first.events.filter((e) => e.batchId === id), first.from)
   })
 }
 

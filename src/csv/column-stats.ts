@@ -32,6 +32,10 @@ export const KEPT_VALUE_BYTES = MAX_VALUE_CHARS * 4 + 1
 
 const TWO_53 = 2 ** 53
 
+// Min / max buffers until a column's first string cell: a numeric column never allocates them (two per column were
+// ~40 MB for 30,000 columns).
+const NO_BYTES = Buffer.alloc(0)
+
 // Column shape states: no cell yet, or cells of more than one shape (else a `temporalShape` code).
 const SHAPE_NONE = -1
 const SHAPE_MIXED = 0
@@ -78,9 +82,9 @@ export class ColumnStats {
   tMaxOff = -1
   tMaxLen = 0
   /** Byte-wise smallest / largest cell (copied; -1 length = none yet). */
-  sMin: Buffer = Buffer.alloc(64)
+  sMin: Buffer = NO_BYTES
   sMinLen = -1
-  sMax: Buffer = Buffer.alloc(64)
+  sMax: Buffer = NO_BYTES
   sMaxLen = -1
   /** Shortest / longest cell in characters. */
   lenMin = Infinity
@@ -172,13 +176,13 @@ export class ColumnStats {
   // cell costs no copy of itself, and a cell that shares that prefix with the kept one reports the same text.
   #setMin (b: Buffer, s: number, e: number): void {
     const keep = Math.min(e - s, KEPT_VALUE_BYTES)
-    if (this.sMin.length < keep) this.sMin = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMin.length * 2)))
+    if (this.sMin.length < keep) this.sMin = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, 64, this.sMin.length * 2)))
     this.sMinLen = copyCell(b, s, s + keep, this.sMin)
   }
 
   #setMax (b: Buffer, s: number, e: number): void {
     const keep = Math.min(e - s, KEPT_VALUE_BYTES)
-    if (this.sMax.length < keep) this.sMax = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, this.sMax.length * 2)))
+    if (this.sMax.length < keep) this.sMax = Buffer.alloc(Math.min(KEPT_VALUE_BYTES, Math.max(keep, 64, this.sMax.length * 2)))
     this.sMaxLen = copyCell(b, s, s + keep, this.sMax)
   }
 

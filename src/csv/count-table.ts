@@ -126,6 +126,13 @@ export class CountTable {
     return true
   }
 
+  /** Empties the table, keeping its arrays. */
+  clear (): void {
+    this.slots.fill(0)
+    this.kinds.fill(0)
+    this.size = 0
+  }
+
   /** Count of entry `k`. */
   count (k: number): number {
     return this.slots[this.slotOf[k]! + 2]! >>> 0

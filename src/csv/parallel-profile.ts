@@ -14,9 +14,10 @@ import { checkParallelCheckpoint, PARALLEL_CHECKPOINT_VERSION, type ParallelChec
 import { defaultDistinctCap, defaultSampleRows, MAX_ROW_BYTES, READ_BYTES, type CsvProfile } from './profile.ts'
 import { guessRangeStarts, tableBytes } from './range-split.ts'
 import type { RowProcessorOptions, RowProcessorState } from './row-processor.ts'
+import type { ParquetOutput } from './parquet.ts'
 import type { CsvPreview } from './sniff.ts'
 import { defaultCsvWorkerPool, type CsvWorkerPool, type WorkerMessage } from './worker-pool.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type RangeTask, type StateRef } from './worker-protocol.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetRequest, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 /** Progress of a parallel profile. */
 export interface ParallelProgress {
@@ -76,6 +77,11 @@ export interface ParallelProfileOptions {
    * the statistics. The files of the two latest checkpoints are kept.
    */
   stateDir?: string
+  /**
+   * Parquet outputs (`writeProfileParquet`) written by the worker that finalizes the profile, into `dir`, before the
+   * profile is sent back: a wide profile is not cloned again to a Parquet task. `written` gets the files.
+   */
+  parquet?: { dir: string, written: (files: ParquetOutput[]) => void }
   /** Told once all ranges are profiled: how many, and how many had to be profiled again from their true start. */
   onRanges?: (info: { ranges: number, reprofiled: number }) => void
 }
@@ -128,6 +134,9 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
 
   let ranges: Range[]
   let elapsedBefore = 0
+  const parquetRequest = (): ParquetRequest | undefined => opts.parquet === undefined
+    ? undefined
+    : { outDir: opts.parquet.dir, base: { delimiter: preview.delimiter, encoding: preview.encoding, header: [...preview.header], columns: ncols, bytes: size }, elapsedBefore, startedAt: performance.timeOrigin + started }
   if (resume !== undefined) {
     checkParallelCheckpoint(resume, preview, size, distinctCap)
     if (stateDir === null && resume.ranges.some((r) => r.stateFile !== undefined)) {
@@ -229,7 +238,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       maxRowBytes: opts.maxRowBytes ?? MAX_ROW_BYTES,
       stateDir,
       control,
-      finalize: ranges.length === 1 ? { header: [...preview.header] } : undefined
+      finalize: ranges.length === 1 ? { header: [...preview.header], parquet: parquetRequest() } : undefined
     }
     r.control = new Int32Array(control)
     if (failure !== undefined || signal?.aborted === true) Atomics.or(r.control, 0, CONTROL_ABORT)
@@ -248,6 +257,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       if (done.profile !== undefined) {
         // The only range, finalized: no more checkpoints (its statistics stay in the worker).
         only = done.profile as MergedProfile
+        if (done.files !== undefined) opts.parquet?.written(done.files as ParquetOutput[])
         clearInterval(timer)
         waiting = null
       }
@@ -294,8 +304,10 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     let merged = only
     if (merged === undefined) {
       const states = ranges.map((r) => r.ref!)
-      const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states }
-      merged = (await pool.run(merge, undefined, states.flatMap((s) => 'bytes' in s ? [s.bytes.buffer as ArrayBuffer] : []))).profile as MergedProfile
+      const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states, parquet: parquetRequest() }
+      const done = await pool.run(merge, undefined, states.flatMap((s) => 'bytes' in s ? [s.bytes.buffer as ArrayBuffer] : []))
+      merged = done.profile as MergedProfile
+      if (done.files !== undefined) opts.parquet?.written(done.files as ParquetOutput[])
     }
     signal?.throwIfAborted()
     const { rows, malformedRows } = merged

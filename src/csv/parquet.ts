@@ -1,5 +1,6 @@
 // Writes a profile as three Parquet files: summary (one row), columns (one row per column) and
-// sample (the first data rows, each column with its inferred type).
+// sample (the first data rows, each column with its inferred type; past WIDE_SAMPLE_COLUMNS columns
+// one row per cell instead, see `sampleFields`).
 
 import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -58,6 +59,35 @@ export function sampleValue (text: string | null, type: ColumnType): Cell {
   }
 }
 
+/**
+ * Widest sample written one Parquet column per CSV column. The writer keeps ~3.5 KB per Parquet column (page
+ * buffers, chunk metadata): a 30,000-column sample took ~110 MB to write a 4 MB file.
+ */
+export const WIDE_SAMPLE_COLUMNS = 1000
+
+/**
+ * The sample's Parquet columns: one per CSV column with its inferred type, or for a file wider than
+ * WIDE_SAMPLE_COLUMNS the long layout, one row per cell: `row` (1-based data row), `position` (1-based column, as in
+ * columns.parquet), `value` (the cell's text, null if empty).
+ */
+function sampleFields (profile: CsvProfile): Field[] {
+  const cs = profile.columnStats
+  if (cs.length <= WIDE_SAMPLE_COLUMNS) {
+    return cs.map((c, i): Field => [c.name, TYPE_SCHEMA[c.type], profile.sample.map((row) => sampleValue(row[i] ?? null, c.type))])
+  }
+  const rows: Cell[] = []
+  const positions: Cell[] = []
+  const values: Cell[] = []
+  profile.sample.forEach((row, r) => {
+    for (let i = 0; i < cs.length; i++) {
+      rows.push(r + 1)
+      positions.push(i + 1)
+      values.push(row[i] ?? null)
+    }
+  })
+  return [['row', INT32, rows], ['position', INT32, positions], ['value', STRING, values]]
+}
+
 /** Writes `summary.parquet`, `columns.parquet` and `sample.parquet` for `profile` into `dir`. */
 export async function writeProfileParquet (dir: string, profile: CsvProfile): Promise<ParquetOutput[]> {
   await mkdir(dir, { recursive: true })
@@ -91,9 +121,7 @@ export async function writeProfileParquet (dir: string, profile: CsvProfile): Pr
       ['top_values', STRING, cs.map((c) => JSON.stringify(c.topValues))],
       ['top_values_is_estimate', BOOLEAN, cs.map((c) => c.topValuesIsEstimate)]
     ]],
-    ['sample.parquet', cs.map((c, i): Field => [
-      c.name, TYPE_SCHEMA[c.type], profile.sample.map((row) => sampleValue(row[i] ?? null, c.type))
-    ])]
+    ['sample.parquet', sampleFields(profile)]
   ]
   const out: ParquetOutput[] = []
   for (const [name, fields] of files) {

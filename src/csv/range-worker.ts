@@ -12,7 +12,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { finalizeColumn } from './finalize.ts'
 import { scanRange } from './range-scan.ts'
 import { RowProcessor, type RowProcessorState } from './row-processor.ts'
-import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
+import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetRequest, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
 
 class Aborted extends Error {}
 
@@ -84,7 +84,8 @@ async function runRange (t: RangeTask): Promise<unknown> {
   const control = new Int32Array(t.control)
   const fh = await open(t.path, 'r')
   try {
-    const proc = t.state === null ? new RowProcessor(t.options) : new RowProcessor(t.options, loadState(t.state, t.stateDir))
+    // `let`: dropped once finalized, so that the Parquet stage does not hold the statistics too.
+    let proc: RowProcessor | null = t.state === null ? new RowProcessor(t.options) : new RowProcessor(t.options, loadState(t.state, t.stateDir))
     const end = await scanRange(fh, proc, {
       start: t.offset,
       stopAt: t.stopAt,
@@ -94,7 +95,7 @@ async function runRange (t: RangeTask): Promise<unknown> {
       chunkRows: t.chunkRows,
       // A worker has nothing else to do: no yields.
       yieldEveryMs: Infinity,
-      onChunk: (at) => { parentPort!.postMessage({ kind: 'progress', at, rows: proc.rows + proc.malformedRows }) },
+      onChunk: (at) => { parentPort!.postMessage({ kind: 'progress', at, rows: proc!.rows + proc!.malformedRows }) },
       poll: (at) => {
         const flags = Atomics.load(control, 0)
         if (flags === 0) return
@@ -103,16 +104,21 @@ async function runRange (t: RangeTask): Promise<unknown> {
         const name = `range-${t.index}-${Atomics.load(control, 1)}.json`
         // With a state folder the parent only needs the file name.
         if (t.stateDir !== null) {
-          writeStateByColumn(t.stateDir, name, proc)
+          writeStateByColumn(t.stateDir, name, proc!)
           parentPort!.postMessage({ kind: 'snapshot', at, file: name })
         } else {
-          const { bytes } = publish(t, proc, name)
+          const { bytes } = publish(t, proc!, name)
           parentPort!.postMessage({ kind: 'snapshot', at, bytes }, [bytes.buffer as ArrayBuffer])
         }
       }
     })
     // The only range: its statistics are the file's, finalized here rather than sent to a merge.
-    if (t.finalize !== undefined) return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: false, profile: await profileOf(proc, t.finalize.header, t.options, fh) }
+    if (t.finalize !== undefined) {
+      const rows = proc.rows + proc.malformedRows
+      const profile = await profileOf(proc, t.finalize.header, t.options, fh)
+      proc = null
+      return { kind: 'done', end, rows, headerPending: false, profile, files: await parquetOf(profile, t.finalize.parquet) }
+    }
     const { bytes, file } = publish(t, proc, `range-${t.index}-done.json`)
     return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: proc.headerPending, bytes, file }
   } finally {
@@ -133,14 +139,25 @@ async function profileOf (proc: RowProcessor, header: string[], options: RangeTa
 }
 
 async function runMerge (t: MergeTask): Promise<unknown> {
-  const [first, ...rest] = t.states.map((s) => new RowProcessor(t.options, loadState(s, t.stateDir)))
-  for (const r of rest) first!.merge(r)
+  const states = t.states.map((s) => new RowProcessor(t.options, loadState(s, t.stateDir)))
+  for (const r of states.slice(1)) states[0]!.merge(r)
   const fh = await open(t.path, 'r')
   try {
-    return { kind: 'done', profile: await profileOf(first!, t.header, t.options, fh) }
+    const profile = await profileOf(states[0]!, t.header, t.options, fh)
+    // The statistics are not needed by the Parquet stage.
+    states.length = 0
+    return { kind: 'done', profile, files: await parquetOf(profile, t.parquet) }
   } finally {
     await fh.close()
   }
+}
+
+/** Writes the Parquet outputs of a finalized profile when asked (the statistics it came from are no longer referenced). */
+async function parquetOf (merged: MergedProfile, req: ParquetRequest | undefined): Promise<unknown> {
+  if (req === undefined) return undefined
+  const { writeProfileParquet } = await import('./parquet.ts')
+  const durationMs = req.elapsedBefore + performance.timeOrigin + performance.now() - req.startedAt
+  return await writeProfileParquet(req.outDir, { ...req.base, ...merged, durationMs })
 }
 
 // The Parquet writer is loaded on the first `parquet` task only: it costs a range worker ~25 ms

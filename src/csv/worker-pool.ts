@@ -37,16 +37,25 @@ export interface CsvWorkerPoolOptions {
   nice?: number
 }
 
+/**
+ * Young generation of a worker's heap, in MB (V8's default is 3 x 16 MiB semi-spaces). The profile's loop allocates
+ * little, but a finished 30,000-column profile (its column objects, the Parquet writer's buffers) churns through
+ * it: the server's peak RSS on that file went from ~770 to ~670 MiB, with profiling times unchanged. Only the young
+ * generation: the old one, which holds the statistics, has no cap (a cap would fail big profiles).
+ */
+const WORKER_YOUNG_GENERATION_MB = 8
+
 // The worker next to this file: .js in a compiled build, .ts from the sources (under tsx).
 function newWorker (nice: number): Worker {
   const workerData = { nice }
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB }
   const js = new URL('./range-worker.js', import.meta.url)
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData })
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData, resourceLimits })
   // From the sources: Node 20 does not apply the parent's `--import tsx` hooks (nor an --import in
   // the worker's execArgv) to a worker's entry, so a bootstrap registers tsx, then loads the entry.
   const ts = new URL('./range-worker.ts', import.meta.url).href
   const api = import.meta.resolve('tsx/esm/api')
-  return new Worker(`import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}) })`, { eval: true, workerData })
+  return new Worker(`import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(ts)}) })`, { eval: true, workerData, resourceLimits })
 }
 
 /** Worker threads that run CSV profiling tasks (`range-worker.ts`). */

@@ -37,7 +37,18 @@ export interface RangeTask {
   /** Int32Array[2]: CONTROL_* bits, and the checkpoint round a snapshot belongs to; set by the parent thread. */
   control: SharedArrayBuffer
   /** Set when this is the file's only range: the worker finalizes the profile itself (no merge task). */
-  finalize?: { header: string[] }
+  finalize?: { header: string[], parquet?: ParquetRequest }
+}
+
+/**
+ * Parquet outputs to write where the profile is finalized, before it is sent: the profile is not cloned again to a
+ * Parquet task. `durationMs` of summary.parquet is `elapsedBefore` plus the time since `startedAt` (epoch ms).
+ */
+export interface ParquetRequest {
+  outDir: string
+  base: Pick<CsvProfile, 'delimiter' | 'encoding' | 'header' | 'columns' | 'bytes'>
+  elapsedBefore: number
+  startedAt: number
 }
 
 /** The profile a merge (or an only range) sends back. */
@@ -58,6 +69,7 @@ export interface MergeTask {
   stateDir: string | null
   /** Statistics of every range, in file order. */
   states: StateRef[]
+  parquet?: ParquetRequest
 }
 
 /** Write the Parquet outputs of a finished profile (`writeProfileParquet`) off the calling thread. */

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../core/define-job.ts'
-import { checkpointBytes, CsvWorkerPool, profileCsvParallel, sniffCsv, writeProfileParquetOn, type CsvPreview, type ParallelCheckpoint } from '../csv/index.ts'
+import { checkpointBytes, CsvWorkerPool, profileCsvParallel, sniffCsv, writeProfileParquetOn, type CsvPreview, type ParallelCheckpoint, type ParquetOutput } from '../csv/index.ts'
 import { ClientError } from '../errors.ts'
 
 const PARQUET = 'application/vnd.apache.parquet'
@@ -62,6 +62,9 @@ export function csvProfileJob (options: {
       // stays small and the event loop never serializes them.
       const stateDir = join(dirname(dirname(file.path)), 'profile-state')
       await mkdir(stateDir, { recursive: true })
+      const workDir = join(dirname(dirname(file.path)), 'work')
+      // The worker that finalizes the profile writes the Parquet files: a wide profile is not cloned to another task.
+      let outputs: ParquetOutput[] | undefined
       const profile = await profileCsvParallel(file.path, preview, {
         pool,
         stateDir,
@@ -72,13 +75,16 @@ export function csvProfileJob (options: {
           ctx.progress({ current: p.bytesDone, total: p.bytesTotal, stage: 'profiling', message: `rows ${count.format(p.rowsDone)} of ~${count.format(p.rowsEstimate)}` })
         },
         checkpointEveryMs: Math.max(1, options.checkpointEveryMs),
-        onCheckpoint: (cp) => { void ctx.checkpoint(cp) }
+        onCheckpoint: (cp) => { void ctx.checkpoint(cp) },
+        parquet: { dir: workDir, written: (files) => { outputs = files } }
+      }).catch(async (err: unknown) => {
+        await rm(workDir, { recursive: true, force: true })
+        throw err
       })
       await rm(stateDir, { recursive: true, force: true })
       ctx.progress({ stage: 'writing', message: 'writing Parquet files' })
-      const workDir = join(dirname(dirname(file.path)), 'work')
       try {
-        for (const output of await writeProfileParquetOn(pool, workDir, profile)) {
+        for (const output of outputs ?? await writeProfileParquetOn(pool, workDir, profile)) {
           await ctx.artifact(output.name, createReadStream(output.path), { contentType: PARQUET })
         }
       } finally {

@@ -176,3 +176,20 @@ test('resuming from parallel checkpoints gives the uninterrupted result; checkpo
   await t.rejects(profileCsvParallel(path, pv, { pool, resume: { ...cp, ranges: [{ ...cp.ranges[0]!, offset: -1 }] } }), { code: 'BAD_CHECKPOINT', message: /damaged/ })
   await t.rejects(profileCsvParallel(path, pv, { pool, resume: { ...cp, kind: undefined } as unknown as ParallelCheckpoint }), { code: 'BAD_CHECKPOINT' })
 })
+
+test('the worker that finalizes the profile writes the Parquet outputs when asked (one range or merged)', async (t) => {
+  const dir = t.testdir()
+  const { header, rows } = genTable({ rows: 500, seed: 21 })
+  const path = join(dir, 'p.csv')
+  writeFileSync(path, toCsv(header, rows))
+  const preview = await sniffCsv(path)
+  for (const workers of [1, 3]) {
+    const out = join(dir, `out-${workers}`)
+    let files: Array<{ name: string, bytes: number }> = []
+    const prof = await profileCsvParallel(path, preview, { pool, workers, minRangeBytes: 1, tableBudgetBytes: 2 ** 40, parquet: { dir: out, written: (f) => { files = f } } })
+    t.same(files.map((f) => f.name), ['summary.parquet', 'columns.parquet', 'sample.parquet'], `${workers} range(s): the files are reported`)
+    t.same(readdirSync(out).sort(), ['columns.parquet', 'sample.parquet', 'summary.parquet'], `${workers} range(s): and written`)
+    t.ok(files.every((f) => f.bytes > 0))
+    t.equal(prof.rows, 500)
+  }
+})

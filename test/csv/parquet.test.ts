@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { test } from 'tap'
 import { profileCsv, sniffCsv, writeProfileParquet } from '../../src/csv/index.ts'
+import { WIDE_SAMPLE_COLUMNS } from '../../src/csv/parquet.ts'
 import { genTable, toCsv } from './helpers.ts'
 
 test('Parquet outputs read back with DuckDB with the right rows and types', async (t) => {
@@ -74,4 +75,25 @@ test('Parquet outputs read back with DuckDB with the right rows and types', asyn
   const [summary] = await all(`SELECT * FROM ${at('summary.parquet')}`)
   t.match(summary, { rows: 1500n, columns: 10, bytes: BigInt(prof.bytes), malformed_rows: 0n, delimiter: ',', encoding: 'utf-8' })
   t.equal(summary!.duration_ms, prof.durationMs)
+})
+
+test('a sample wider than WIDE_SAMPLE_COLUMNS is written one row per cell (row, position, value)', async (t) => {
+  const dir = t.testdir()
+  const columns = WIDE_SAMPLE_COLUMNS + 1
+  const header = Array.from({ length: columns }, (_, i) => `c${i}`)
+  const rows = [0, 1, 2].map((r) => header.map((_, i) => i === 5 && r === 1 ? '' : String(r * 10 + i)))
+  const path = join(dir, 'wide.csv')
+  writeFileSync(path, toCsv(header, rows))
+  const prof = await profileCsv(path, await sniffCsv(path))
+  await writeProfileParquet(join(dir, 'out'), prof)
+  const db = await DuckDBInstance.create(':memory:')
+  const con = await db.connect()
+  t.teardown(() => { con.closeSync(); db.closeSync() })
+  const at = `'${join(dir, 'out', 'sample.parquet')}'`
+  const types = (await con.runAndReadAll(`DESCRIBE SELECT * FROM ${at}`)).getRowObjectsJS().map((r) => [r.column_name, r.column_type])
+  t.same(types, [['row', 'INTEGER'], ['position', 'INTEGER'], ['value', 'VARCHAR']])
+  const count = (await con.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${at}`)).getRowObjectsJS()[0]!.n
+  t.equal(count, 3 * columns, 'every cell of every sample row')
+  const cells = (await con.runAndReadAll(`SELECT row, position, value FROM ${at} WHERE (row = 2 AND position IN (6, 7)) OR (row = 3 AND position = ${columns}) ORDER BY row, position`)).getRowObjectsJS()
+  t.same(cells, [{ row: 2, position: 6, value: null }, { row: 2, position: 7, value: '16' }, { row: 3, position: columns, value: String(20 + columns - 1) }])
 })

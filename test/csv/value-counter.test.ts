@@ -48,3 +48,22 @@ test('exact below the cap, estimated above it; heavy hitters survive', async (t)
   t.equal(restored.distinct(), v.distinct())
   t.same(restored.top(10), v.top(10))
 })
+
+test('a very wide file: the small table is reused for the Misra-Gries summary, which keeps the heavy hitters', async (t) => {
+  // 30,000 columns: cap 39 (a 128-slot table), 29 summary entries (64 slots): the table is reused in place.
+  const v = new ValueCounter(39, 30_000)
+  let off = 0
+  for (let i = 0; i < 300; i++) {
+    add(v, 'heavy', off++)
+    if (i % 3 === 0) add(v, 'second', off++)
+    add(v, `rare${i}`, off++)
+  }
+  t.ok(v.approximate)
+  const top = v.top(2)
+  t.same(top.map((e) => e.offset), [0, 1], 'the two heavy values first, located at their first occurrence')
+  // Misra-Gries lower bounds: off by at most (values counted) / (entries + 1).
+  t.ok(top[0]!.count <= 300 && top[0]!.count >= 300 - off / 30, `heavy counted ${top[0]!.count}`)
+  t.ok(Math.abs(v.distinct() - 302) <= 302 * 0.1, `distinct estimate ${v.distinct()}`)
+  const copy = ValueCounter.fromState(39, v.toState(), 30_000)
+  t.same(copy.top(10), v.top(10), 'the same summary after a round trip')
+})

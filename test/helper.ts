@@ -149,3 +149,14 @@ export function readJob (dataDir: string, id: string): JobRecord | undefined {
     db.close()
   }
 }
+
+/** The most of `starts` (sorted ms) inside any window of `windowMs` that opens at a start: a rate seen from outside. */
+export function mostInWindow (starts: number[], windowMs: number): number {
+  let most = 0
+  for (let i = 0; i < starts.length; i++) {
+    let n = 0
+    for (let j = i; j < starts.length && starts[j]! < starts[i]! + windowMs; j++) n++
+    most = Math.max(most, n)
+  }
+  return most
+}

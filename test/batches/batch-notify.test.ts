@@ -1,6 +1,5 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { SMTPServer } from 'smtp-server'
 import { Webhook } from 'standardwebhooks'
 import { test } from 'tap'
 import { webhookSecretCommand } from '../../src/cli/webhook-secret.ts'
@@ -10,6 +9,7 @@ import type { BatchView } from '../../src/schemas/batch.ts'
 import { pollUntil } from '../child-server.ts'
 import { AUTH, build, deferred, startJob, waitForState, type Teardown } from '../helper.ts'
 import { within } from '../ports/fixtures.ts'
+import { smtpReceiver } from '../notify/smtp-receiver.ts'
 import { listen } from '../sse/fixtures.ts'
 import { sendBatch } from './batch-fixtures.ts'
 
@@ -40,26 +40,6 @@ async function receiver (t: Teardown, statuses: Array<{ status: number, headers?
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, received, count }
 }
 
-async function smtpReceiver (t: Teardown): Promise<{ url: string, message: Promise<{ to: string[], raw: string }> }> {
-  const message = deferred<{ to: string[], raw: string }>()
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData (stream, session, callback) {
-      const chunks: Buffer[] = []
-      stream.on('data', (c: Buffer) => chunks.push(c))
-      stream.on('end', () => {
-        callback()
-        message.resolve({ to: session.envelope.rcptTo.map((r) => r.address), raw: Buffer.concat(chunks).toString() })
-      })
-    }
-  })
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  t.teardown(async () => { await new Promise<void>((resolve) => { server.close(() => { resolve() }) }) })
-  return { url: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`, message: message.promise }
-}
-
 async function deliveriesOf (base: string, path: string, until: (d: DeliveryRecord[]) => boolean): Promise<DeliveryRecord[]> {
   return await pollUntil(async () => {
     const list = await (await fetch(`${base}${path}`, { headers: AUTH.alice })).json() as DeliveryRecord[]
@@ -77,7 +57,7 @@ test('a batch ends: the webhook gets 429 with Retry-After: 2 twice, then 200 —
   t.equal(res.status, 202)
   const batch = await res.json() as BatchView
 
-  const mail = await within(smtp.message, 20_000, 'the email')
+  const mail = await within(smtp.first, 20_000, 'the email')
   t.match(mail.raw, /^To: ops@example\.com/m)
   t.match(mail.raw, /batch documents finished: 2 of 2 completed/)
   t.match(mail.raw, new RegExp(batch.id))

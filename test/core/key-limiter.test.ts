@@ -2,19 +2,8 @@ import { test } from 'tap'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
 import { KeyLimiters, type ServiceLimits } from '../../src/core/key-limiter.ts'
-import { build, deferred, startJob, waitForState, type Deferred } from '../helper.ts'
+import { build, deferred, mostInWindow, startJob, waitForState, type Deferred } from '../helper.ts'
 import { within } from '../ports/fixtures.ts'
-
-// The most starts of `starts` (sorted ms) inside any window of `windowMs` that opens at a start.
-function mostInWindow (starts: number[], windowMs: number): number {
-  let most = 0
-  for (let i = 0; i < starts.length; i++) {
-    let n = 0
-    for (let j = i; j < starts.length && starts[j]! < starts[i]! + windowMs; j++) n++
-    most = Math.max(most, n)
-  }
-  return most
-}
 
 test('concurrency: never more than N holders of a key, FIFO, every waiter served; other keys are not held up', async (t) => {
   const limiters = new KeyLimiters()

@@ -1,35 +1,12 @@
-import type { AddressInfo } from 'node:net'
-import { SMTPServer } from 'smtp-server'
 import { test } from 'tap'
 import { createMailer, type EndSummary } from '../../src/notify/index.ts'
+import { within } from '../ports/fixtures.ts'
+import { smtpReceiver } from './smtp-receiver.ts'
 
 test('an email with a plain-text summary reaches a local SMTP receiver', async (t) => {
-  const messages: Array<{ from: string, to: string[], raw: string }> = []
-  let onMessage: () => void = () => {}
-  const arrived = new Promise<void>((resolve) => { onMessage = resolve })
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData (stream, session, callback) {
-      const chunks: Buffer[] = []
-      stream.on('data', (c: Buffer) => chunks.push(c))
-      stream.on('end', () => {
-        messages.push({
-          from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks).toString()
-        })
-        callback()
-        onMessage()
-      })
-    }
-  })
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  t.teardown(async () => { await new Promise<void>((resolve) => { server.close(() => { resolve() }) }) })
-  const port = (server.server.address() as AddressInfo).port
+  const smtp = await smtpReceiver(t)
 
-  const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${port}`, from: 'jobcast <jobcast@example.test>' })
+  const mailer = createMailer({ smtpUrl: smtp.url, from: 'jobcast <jobcast@example.test>' })
   t.teardown(() => { mailer.close() })
   const summary: EndSummary = {
     kind: 'batch',
@@ -42,10 +19,10 @@ test('an email with a plain-text summary reaches a local SMTP receiver', async (
   }
   const sent = await mailer.send('ana@example.test', summary)
   t.match(sent.messageId, /@/)
-  await Promise.race([arrived, new Promise((_resolve, reject) => setTimeout(() => { reject(new Error('no message within 10 s')) }, 10_000).unref())])
+  await within(smtp.first, 10_000, 'the message')
 
-  t.equal(messages.length, 1)
-  const [message] = messages
+  t.equal(smtp.messages.length, 1)
+  const [message] = smtp.messages
   t.equal(message!.from, 'jobcast@example.test')
   t.same(message!.to, ['ana@example.test'])
   t.match(message!.raw, /^Subject: jobcast: batch documents finished: 48 of 51 completed, 3 failed$/m)

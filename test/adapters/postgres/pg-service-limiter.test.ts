@@ -6,7 +6,7 @@ import { defineJob, type JobDefinition } from '../../../src/core/define-job.ts'
 import type { ServiceLimits } from '../../../src/core/key-limiter.ts'
 import { pollUntil } from '../../child-server.ts'
 import type { JobView } from '../../../src/schemas/job.ts'
-import { build, startJob, type Teardown } from '../../helper.ts'
+import { build, mostInWindow, startJob, type Teardown } from '../../helper.ts'
 import { within } from '../../ports/fixtures.ts'
 import { createTestDatabase } from './test-database.ts'
 
@@ -30,17 +30,6 @@ async function cluster (t: Teardown): Promise<{ node: (options?: PgServiceLimite
 }
 
 const never = (): AbortSignal => new AbortController().signal
-
-// The most starts of `starts` (sorted ms) inside any window of `windowMs` that opens at a start.
-function mostInWindow (starts: number[], windowMs: number): number {
-  let most = 0
-  for (let i = 0; i < starts.length; i++) {
-    let n = 0
-    for (let j = i; j < starts.length && starts[j]! < starts[i]! + windowMs; j++) n++
-    most = Math.max(most, n)
-  }
-  return most
-}
 
 test('concurrency across nodes: two nodes never hold more than N slots of a key; a release lets a waiter of the other node in', async (t) => {
   const { node } = await cluster(t)

@@ -43,7 +43,9 @@ export async function startNodes (databaseUrl: string, count: number, env: Recor
   return await Promise.all(Array.from({ length: count }, async (_, i) => {
     const id = `n${i + 1}`
     const port = await freePort()
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve', '--jobs', 'scripts/bench/pg-jobs'], {
+    // NODE_ARGS: extra Node flags for the nodes only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '')
+    const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve', '--jobs', 'scripts/bench/pg-jobs'], {
       env: {
         ...process.env,
         HOST: '127.0.0.1',

@@ -121,7 +121,7 @@ export class JobIntake {
     }
     // Written before the job: its terminal write then finds them in the same commit. A refused start leaves a row no job has.
     if (notify !== null) await store.setNotify(id, owner, notify)
-    const outcome = await insertOrRefuse(store, record, this.#o.maxQueuedPerUser)
+    const outcome = await admitOrRefuse(lifecycle, record, this.#o.maxQueuedPerUser)
     if (outcome.status === 'queue-full') {
       throw new ClientError(429, 'QUEUE_FULL', `you have ${this.#o.maxQueuedPerUser} jobs waiting, the most allowed; start more when some have run`, { 'retry-after': String(QUEUE_FULL_RETRY_AFTER_S) })
     }
@@ -131,7 +131,6 @@ export class JobIntake {
       }
       return { job: outcome.job, created: false }
     }
-    await lifecycle.publish('queued', outcome.job)
     this.#o.onCreated()
     return { job: outcome.job, created: true }
   }
@@ -160,9 +159,9 @@ function checkFileCount (type: string, definition: JobDefinition, count: number)
 }
 
 // A failed commit fails the start with a status that says whose fault it is not: 507 when the disk is full, else 503.
-async function insertOrRefuse (store: JobStore, record: JobRecord, maxQueued: number): ReturnType<JobStore['insertOrGet']> {
+async function admitOrRefuse (lifecycle: Lifecycle, record: JobRecord, maxQueued: number): ReturnType<JobStore['insertOrGet']> {
   try {
-    return await store.insertOrGet(record, { maxQueued })
+    return await lifecycle.admit(record, { maxQueued })
   } catch (err) {
     const code = (err as { code?: unknown }).code
     if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100') {

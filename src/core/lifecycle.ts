@@ -1,9 +1,9 @@
 import type { Logger } from 'pino'
 import type { JobEvents } from '../ports/job-events.ts'
-import type { JobStore } from '../ports/job-store.ts'
+import type { InsertOutcome, JobStore } from '../ports/job-store.ts'
 import { batchSummary } from '../schemas/batch.ts'
 import type { JobViews } from '../schemas/job.ts'
-import { TERMINAL_EVENTS, type JobEventKind, type JobPatch, type JobRecord } from './model.ts'
+import { TERMINAL_EVENTS, type ArtifactRecord, type JobEventKind, type JobPatch, type JobRecord } from './model.ts'
 
 /**
  * The one writer of a job's lifecycle: every change is a compare-and-set write to the store followed by the event
@@ -34,6 +34,21 @@ export class Lifecycle {
     return next
   }
 
+  /**
+   * Inserts a queued job under the idempotency and admission rules (`JobStore.insertOrGet`) and, when it was
+   * created, publishes its `queued` event: in the insert's commit when the store keeps the events too.
+   */
+  async admit (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
+    if (this.#store.appendsEvents !== true) {
+      const outcome = await this.#store.insertOrGet(job, limits)
+      if (outcome.status === 'created') await this.publish('queued', outcome.job)
+      return outcome
+    }
+    const outcome = await this.#store.insertOrGet(job, limits, { kind: 'queued', data: this.#data(job, []) })
+    if (outcome.status === 'created' && job.batchId !== null) await this.publishBatch(job.batchId)
+    return outcome
+  }
+
   /** Writes fields that are not a change anyone watches (a checkpoint): compare-and-set, no event. */
   async write (job: JobRecord, patch: JobPatch): Promise<JobRecord | undefined> {
     return await this.#store.update(job, patch)
@@ -51,11 +66,16 @@ export class Lifecycle {
   async publish (kind: JobEventKind, job: JobRecord, options: { batch?: boolean } = {}): Promise<void> {
     try {
       const artifacts = TERMINAL_EVENTS.has(kind) ? await this.#store.artifacts(job.id) : []
-      await this.#events.publish({ kind, jobId: job.id, owner: job.owner, batchId: job.batchId, data: JSON.stringify(this.#views.summary(job, artifacts)), job })
+      await this.#events.publish({ kind, jobId: job.id, owner: job.owner, batchId: job.batchId, data: this.#data(job, artifacts), job })
     } catch (err) {
       this.#log.error({ err, jobId: job.id, kind }, 'publishing a job event failed; the change is stored, streams catch up on their next snapshot')
     }
     if (job.batchId !== null && kind !== 'progress' && options.batch !== false) await this.publishBatch(job.batchId)
+  }
+
+  // An event's payload: the job's summary view.
+  #data (job: JobRecord, artifacts: ArtifactRecord[]): string {
+    return JSON.stringify(this.#views.summary(job, artifacts))
   }
 
   /** Publishes the `batch` event of a batch: its aggregate as it is now (its `jobId` is the batch's id). */

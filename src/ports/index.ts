@@ -2,7 +2,7 @@
 export type { Authenticate } from './authenticate.ts'
 export type { FileStore } from './file-store.ts'
 export type { JobEvent, JobEventInput, JobEvents, Unsubscribe } from './job-events.ts'
-export type { ClaimBounds, InsertOutcome, JobStore } from './job-store.ts'
+export type { ClaimBounds, CommitEvent, InsertOutcome, JobStore } from './job-store.ts'
 export type { UserStore, UserSummary } from './user-store.ts'
 export type { BatchStore, NotificationStore } from './batch-store.ts'
 export type { ServiceLimiter } from './service-limiter.ts'

@@ -1,5 +1,5 @@
 import type { BatchStore, NotificationStore } from './batch-store.ts'
-import type { ArtifactRecord, JobPatch, JobQuery, JobRecord, JobState } from '../core/model.ts'
+import type { ArtifactRecord, JobEventKind, JobPatch, JobQuery, JobRecord, JobState } from '../core/model.ts'
 
 /** The bounds a claim must respect, cluster-wide where the store is shared. */
 export interface ClaimBounds {
@@ -13,6 +13,13 @@ export interface ClaimBounds {
 export interface HeartbeatAnswer {
   lost: string[]
   canceled: string[]
+}
+
+/** An event for a store to append in the same commit as the write it describes (see `JobStore.appendsEvents`). */
+export interface CommitEvent {
+  kind: JobEventKind
+  /** The payload, as `JobEvents.publish` takes it. */
+  data: string
 }
 
 /** What `insertOrGet` did. */
@@ -30,11 +37,17 @@ export type InsertOutcome =
  */
 export interface JobStore extends BatchStore, NotificationStore {
   /**
+   * True when this store keeps the job events too (one database for both): it appends the `event` given to
+   * `insertOrGet` in the same commit as the job, and delivers it to the subscribers of those events, so the
+   * caller does not publish it. Otherwise the event is ignored and the caller publishes it after the write.
+   */
+  readonly appendsEvents?: boolean
+  /**
    * Inserts a queued job, atomically with the idempotency and admission checks: an existing job of the owner
    * with the same idempotency key is returned instead, and nothing is written when the owner already has
-   * `maxQueued` queued jobs. Resolves once the insert is durable.
+   * `maxQueued` queued jobs. Resolves once the insert (and `event`, see `appendsEvents`) is durable.
    */
-  insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome>
+  insertOrGet (job: JobRecord, limits: { maxQueued: number }, event?: CommitEvent): Promise<InsertOutcome>
   get (id: string): Promise<JobRecord | undefined>
   /** The owner's jobs, newest first. */
   list (owner: string, query: JobQuery): Promise<JobRecord[]>

@@ -2,6 +2,7 @@
 // with a factory that opens a fresh, empty store; the cases speak only through the port.
 import type { Test } from 'tap'
 import type { JobRecord } from '../../src/core/model.ts'
+import type { JobEvent, JobEvents } from '../../src/ports/job-events.ts'
 import type { ClaimBounds, JobStore } from '../../src/ports/job-store.ts'
 import { batchStoreContract } from './batch-store.contract.ts'
 import { finish, insert, makeJob, UNBOUNDED } from './fixtures.ts'
@@ -13,6 +14,8 @@ export interface JobStoreHarness {
   cleanup: () => Promise<void>
   /** Another handle on the same storage, as a second node would open it (absent: the cases use `store` twice). */
   peer?: () => Promise<JobStore>
+  /** The events `store` delivers what it appends to, when it `appendsEvents`. */
+  events?: JobEvents
 }
 
 /** Opens a fresh, empty store. */
@@ -23,12 +26,43 @@ const HOUR = 3600_000
 /** Runs the JobStore contract cases against the stores `factory` opens. */
 export function jobStoreContract (t: Test, factory: JobStoreFactory): void {
   // A fresh store for the case, and a second "node" on the same storage.
-  async function open (t: Test): Promise<{ store: JobStore, other: JobStore }> {
+  async function open (t: Test): Promise<{ store: JobStore, other: JobStore, events?: JobEvents }> {
     const harness = await factory()
     t.teardown(harness.cleanup)
     const other = harness.peer === undefined ? harness.store : await harness.peer()
-    return { store: harness.store, other }
+    return { store: harness.store, other, events: harness.events }
   }
+
+  t.test('insertOrGet with an event: appended in the commit and delivered when the store appends events, else ignored', async (t) => {
+    const { store, events } = await open(t)
+    if (store.appendsEvents !== true) {
+      // The caller publishes; the store must not need the event nor fail on it.
+      const outcome = await store.insertOrGet(makeJob(), { maxQueued: 10 }, { kind: 'queued', data: '{}' })
+      t.equal(outcome.status, 'created')
+      return
+    }
+    t.ok(events, 'a store that appends events comes with the events it delivers to')
+    let timer: NodeJS.Timeout | undefined
+    const heard = new Promise<JobEvent>((resolve, reject) => {
+      t.teardown(events!.subscribe(resolve))
+      timer = setTimeout(() => { reject(new Error('no subscriber heard the appended event within 5 s')) }, 5000)
+    })
+    t.teardown(() => { clearTimeout(timer) })
+    const before = await events!.head('alice')
+    const job = makeJob({ idempotencyKey: 'k' })
+    const outcome = await store.insertOrGet(job, { maxQueued: 10 }, { kind: 'queued', data: '{"n":1}' })
+    t.equal(outcome.status, 'created')
+    // Durable with the job: the owner's history has it as soon as the insert resolves.
+    const since = await events!.since('alice', before)
+    t.match(since, [{ kind: 'queued', jobId: job.id, owner: 'alice', data: '{"n":1}' }])
+    const event = await heard
+    t.match(event, { kind: 'queued', jobId: job.id, data: '{"n":1}' })
+    t.same(event.job, job, 'the record written is attached for this node\'s listeners')
+    // A replay and a refusal append nothing.
+    t.equal((await store.insertOrGet(makeJob({ idempotencyKey: 'k' }), { maxQueued: 10 }, { kind: 'queued', data: '{}' })).status, 'existing')
+    t.equal((await store.insertOrGet(makeJob(), { maxQueued: 1 }, { kind: 'queued', data: '{}' })).status, 'queue-full')
+    t.equal((await events!.since('alice', before))?.length, 1)
+  })
 
   t.test('insertOrGet: created, and every field reads back as written', async (t) => {
     const { store } = await open(t)
@@ -363,3 +397,4 @@ function count (values: string[]): Record<string, number> {
   for (const value of values) counts[value] = (counts[value] ?? 0) + 1
   return counts
 }
+

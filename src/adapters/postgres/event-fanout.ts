@@ -123,10 +123,15 @@ export class EventFanout {
   async #drain (): Promise<void> {
     for (;;) {
       this.#forgetSkipped()
-      // One statement, one snapshot: a late event and its owner's next one are seen together, in id order.
-      const { rows } = await this.#db.pool.query<EventRow>(
-        `SELECT ${EVENT_COLUMNS} FROM jobcast.events WHERE id > $1 OR id = ANY($2::bigint[]) ORDER BY id LIMIT ${PAGE}`,
-        [this.#watermark, [...this.#skipped.keys()]])
+      // One statement, one snapshot: a late event and its owner's next one are seen together, in id order. The
+      // skipped ids are a second index scan, only when there are any: `id > $1 OR id = ANY($2)` could not use the
+      // primary key's order and cost ~2 ms a fetch at ~10 rows.
+      const { rows } = this.#skipped.size === 0
+        ? await this.#db.pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM jobcast.events WHERE id > $1 ORDER BY id LIMIT ${PAGE}`, [this.#watermark])
+        : await this.#db.pool.query<EventRow>(
+          `(SELECT ${EVENT_COLUMNS} FROM jobcast.events WHERE id > $1 ORDER BY id LIMIT ${PAGE})
+           UNION ALL (SELECT ${EVENT_COLUMNS} FROM jobcast.events WHERE id = ANY($2::bigint[])) ORDER BY id LIMIT ${PAGE}`,
+          [this.#watermark, [...this.#skipped.keys()]])
       if (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
       for (const row of rows) {
         if (this.#closed) return

@@ -28,15 +28,16 @@ export interface PostgresAdapters {
  */
 export async function openPostgres (url: string, options: PgDatabaseOptions & { events?: PgJobEventsOptions } = {}): Promise<PostgresAdapters> {
   const database = await PgDatabase.open(url, options)
-  const jobs = new PgJobStore(database)
-  const users = new PgUserStore(database)
   let events: PgJobEvents
   try {
     events = await PgJobEvents.open(database, options.events)
   } catch (err) {
-    await Promise.all([jobs.close(), users.close(), database.close()])
+    await database.close()
     throw err
   }
+  // The store appends the events of its own writes (a start's `queued` event) in their commits, through `events`.
+  const jobs = new PgJobStore(database, { events })
+  const users = new PgUserStore(database)
   const limiter = new PgServiceLimiter(database, { log: database.log })
   database.retain()
   const closeLimiter = async (): Promise<void> => {

@@ -349,6 +349,117 @@ const MIGRATIONS: string[] = [
       RETURN NEXT;
     END LOOP;
   END $$;
+  `,
+  // 9: the queued count as two counters, jobs into 'queued' (owner_queued) and out of it (owner_dequeued), so that
+  // a claim and an admission of one owner never lock the same row: the claim's decrement waited for the
+  // admission's commit (WAL flush included) while it held the cluster-wide claim lock, and the other way round.
+  // An admission reads the out-counter without a lock: one not yet committed makes the count higher, never lower,
+  // so the `max_queued` bound still holds (the owner's advisory lock orders admissions among themselves).
+  `
+  CREATE TABLE jobcast.owner_dequeued (owner text PRIMARY KEY, n bigint NOT NULL);
+  CREATE OR REPLACE FUNCTION jobcast.count_queued() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    IF TG_OP <> 'INSERT' THEN
+      IF OLD.state = 'queued' AND (TG_OP = 'DELETE' OR NEW.state <> 'queued') THEN
+        INSERT INTO jobcast.owner_dequeued AS d (owner, n) VALUES (OLD.owner, 1) ON CONFLICT (owner) DO UPDATE SET n = d.n + 1;
+      END IF;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+      IF NEW.state = 'queued' AND (TG_OP = 'INSERT' OR OLD.state <> 'queued') THEN
+        INSERT INTO jobcast.owner_queued AS q (owner, n) VALUES (NEW.owner, 1) ON CONFLICT (owner) DO UPDATE SET n = q.n + 1;
+      END IF;
+    END IF;
+    RETURN NULL;
+  END $$;
+  CREATE FUNCTION jobcast.queued_of(who text) RETURNS bigint LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT q.n FROM jobcast.owner_queued q WHERE q.owner = who), 0)
+      - coalesce((SELECT d.n FROM jobcast.owner_dequeued d WHERE d.owner = who), 0)
+  $$;
+  CREATE OR REPLACE FUNCTION jobcast.insert_or_get_many(items json, lock_namespace integer)
+  RETURNS TABLE (ord integer, status text, row_json json) LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    item record;
+    job jobcast.jobs;
+    earlier jobcast.jobs;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(lock_namespace, k.key)
+      FROM (SELECT DISTINCT hashtext(x -> 'job' ->> 'owner') AS key FROM json_array_elements(items) x ORDER BY 1) k;
+    FOR item IN SELECT x.value AS v, x.ordinality::integer AS i FROM json_array_elements(items) WITH ORDINALITY x LOOP
+      job := json_populate_record(NULL::jobcast.jobs, item.v -> 'job');
+      ord := item.i;
+      row_json := NULL;
+      IF job.idempotency_key IS NOT NULL THEN
+        SELECT * INTO earlier FROM jobcast.jobs j WHERE j.owner = job.owner AND j.idempotency_key = job.idempotency_key;
+        IF FOUND THEN status := 'existing'; row_json := row_to_json(earlier); RETURN NEXT; CONTINUE; END IF;
+      END IF;
+      IF jobcast.queued_of(job.owner) >= (item.v ->> 'max_queued')::bigint THEN status := 'queue-full'; RETURN NEXT; CONTINUE; END IF;
+      INSERT INTO jobcast.jobs SELECT (job).*;
+      status := 'created';
+      RETURN NEXT;
+    END LOOP;
+  END $$;
+  -- Unused since insert_or_get_many (8), and it read the old count.
+  DROP FUNCTION jobcast.insert_or_get(jobcast.jobs, bigint, integer);
+  `,
+  // 10: events appended by the statement that makes the change they describe, in its commit (a start's `queued`
+  // event with its admission): one commit on a start's path instead of two, and no moment when the change is
+  // stored but its event is not. append_events is event-writer.ts's append (see there for the order of locks and
+  // ids); each item names its `ord`, and the rows come back with it.
+  `
+  CREATE FUNCTION jobcast.append_events(items json) RETURNS TABLE (ord integer, id bigint, seq bigint) LANGUAGE sql VOLATILE AS $$
+    WITH input AS (
+      SELECT * FROM json_to_recordset(items) AS x(ord integer, owner text, kind text, job_id text, batch_id text, data text, created_at bigint)
+    ), counts AS (
+      SELECT i.owner, count(*) AS n FROM input i GROUP BY i.owner
+    ), turn AS (
+      INSERT INTO jobcast.event_owners AS o (owner, seq) SELECT c.owner, c.n FROM counts c ORDER BY c.owner
+      ON CONFLICT (owner) DO UPDATE SET seq = o.seq + excluded.seq RETURNING o.owner, o.seq
+    ), numbered AS (
+      SELECT i.ord, i.owner, t.seq - c.n + row_number() OVER (PARTITION BY i.owner ORDER BY i.ord) AS seq, i.kind, i.job_id, i.batch_id, i.data, i.created_at
+      FROM input i JOIN counts c ON c.owner = i.owner JOIN turn t ON t.owner = i.owner
+    ), appended AS (
+      INSERT INTO jobcast.events (id, owner, seq, kind, job_id, batch_id, data, created_at)
+      SELECT nextval('jobcast.events_id_seq'), s.owner, s.seq, s.kind, s.job_id, s.batch_id, s.data, s.created_at
+      FROM (SELECT * FROM numbered ORDER BY ord) s
+      RETURNING events.id, events.owner, events.seq
+    )
+    SELECT n.ord, a.id, a.seq FROM appended a JOIN numbered n ON n.owner = a.owner AND n.seq = a.seq ORDER BY a.id
+  $$;
+  -- As in 9, and a created start's "event" ({kind, data, created_at}), when it has one, appended in the same commit.
+  DROP FUNCTION jobcast.insert_or_get_many(json, integer);
+  CREATE FUNCTION jobcast.insert_or_get_many(items json, lock_namespace integer)
+  RETURNS TABLE (ord integer, status text, row_json json, event_id bigint, event_seq bigint) LANGUAGE plpgsql VOLATILE AS $$
+  DECLARE
+    item record;
+    job jobcast.jobs;
+    earlier jobcast.jobs;
+    statuses text[] := '{}';
+    answers json[] := '{}';
+    events json[] := '{}';
+  BEGIN
+    PERFORM pg_advisory_xact_lock(lock_namespace, k.key)
+      FROM (SELECT DISTINCT hashtext(x -> 'job' ->> 'owner') AS key FROM json_array_elements(items) x ORDER BY 1) k;
+    FOR item IN SELECT x.value AS v, x.ordinality::integer AS i FROM json_array_elements(items) WITH ORDINALITY x LOOP
+      job := json_populate_record(NULL::jobcast.jobs, item.v -> 'job');
+      answers[item.i] := NULL;
+      IF job.idempotency_key IS NOT NULL THEN
+        SELECT * INTO earlier FROM jobcast.jobs j WHERE j.owner = job.owner AND j.idempotency_key = job.idempotency_key;
+        IF FOUND THEN statuses[item.i] := 'existing'; answers[item.i] := row_to_json(earlier); CONTINUE; END IF;
+      END IF;
+      IF jobcast.queued_of(job.owner) >= (item.v ->> 'max_queued')::bigint THEN statuses[item.i] := 'queue-full'; CONTINUE; END IF;
+      INSERT INTO jobcast.jobs SELECT (job).*;
+      statuses[item.i] := 'created';
+      IF json_typeof(item.v -> 'event') = 'object' THEN
+        events := events || json_build_object('ord', item.i, 'owner', job.owner, 'kind', item.v -> 'event' ->> 'kind', 'job_id', job.id,
+          'batch_id', job.batch_id, 'data', item.v -> 'event' ->> 'data', 'created_at', (item.v -> 'event' ->> 'created_at')::bigint);
+      END IF;
+    END LOOP;
+    RETURN QUERY
+      SELECT s.i::integer, s.status, answers[s.i], e.id, e.seq
+      FROM unnest(statuses) WITH ORDINALITY s(status, i)
+      LEFT JOIN jobcast.append_events(array_to_json(events)) e ON e.ord = s.i
+      ORDER BY s.i;
+  END $$;
   `
 ]
 

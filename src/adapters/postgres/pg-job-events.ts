@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { JobcastError } from '../../errors.ts'
 import type { JobEvent, JobEventInput, JobEvents, Unsubscribe } from '../../ports/job-events.ts'
+import type { JobRecord } from '../../core/model.ts'
 import type { PgDatabase } from './database.ts'
 import { EVENT_COLUMNS, EventFanout, type EventRow, toEvent } from './event-fanout.ts'
 import { CHANNEL } from './channel.ts'
 import { EventWriter } from './event-writer.ts'
+import { Announcer } from './announcer.ts'
 import { NotifyListener, type NotifyListenerOptions } from './notify-listener.ts'
 
 export { CHANNEL } from './channel.ts'
@@ -52,6 +54,7 @@ export class PgJobEvents implements JobEvents {
   readonly #epoch: string
   readonly #fanout: EventFanout
   readonly #writer: EventWriter
+  readonly #announcer: Announcer
   readonly #listener: NotifyListener
   readonly #cancelListeners = new Set<(jobId: string) => void>()
   readonly #retention: { maxAgeMs: number, maxPerOwner: number, intervalMs: number }
@@ -64,7 +67,8 @@ export class PgJobEvents implements JobEvents {
     this.#db = db
     this.#epoch = epoch
     this.#fanout = new EventFanout(db, epoch, { gapMs: options.gapMs ?? 500 })
-    this.#writer = new EventWriter(db, this.#announcement)
+    this.#announcer = new Announcer(db, CHANNEL, this.#announcement)
+    this.#writer = new EventWriter(db, this.#announcer)
     this.#retention = { maxAgeMs: 24 * 3600_000, maxPerOwner: 1000, intervalMs: 60_000, ...options.retention }
     this.#listener = new NotifyListener(db, CHANNEL, {
       onNotify: (payload) => { this.#onNotify(payload) },
@@ -104,6 +108,22 @@ export class PgJobEvents implements JobEvents {
     // This node's subscribers need no round trip through the server (its own announcement is ignored).
     this.#fanout.wake()
     return { ...event, cursor: `${this.#epoch}-${seq}` }
+  }
+
+  /**
+   * Delivers events that a store write appended in its own commit (`JobStore.appendsEvents`): `write` resolves
+   * with their rows and records once committed. While it is pending, the fan-out delivers nothing newer, so that
+   * the records are attached to their events (as for `publish`); then this node's subscribers hear of them at once
+   * and the other nodes soon after.
+   */
+  async appended<T> (write: Promise<T>, rows: (written: T) => Array<{ id: number, job: JobRecord }>): Promise<T> {
+    const written = await this.#fanout.track(write.then((result) => {
+      for (const row of rows(result)) this.#fanout.remember(row.id, row.job)
+      return result
+    }))
+    this.#fanout.wake()
+    this.#announcer.announce()
+    return written
   }
 
   subscribe (listener: (event: JobEvent) => void): Unsubscribe {
@@ -156,6 +176,7 @@ export class PgJobEvents implements JobEvents {
     this.#closed ??= (async () => {
       clearInterval(this.#pruneTimer)
       this.#fanout.close()
+      this.#announcer.close()
       this.#cancelListeners.clear()
       await this.#listener.close()
       await this.#db.release()

@@ -2,13 +2,14 @@ import type pg from 'pg'
 import { deliveryId, type BatchCounts, type BatchInsertOutcome, type BatchQuery, type BatchRecord, type DeliveryRecord, type DeliveryState, type NotifyTargets, type StoredAttempt } from '../../core/batch-model.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import { JobcastError } from '../../errors.ts'
-import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
+import type { ClaimBounds, CommitEvent, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import { isConnectionError, type PgDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
 import { jobRowJson, type JobRow, patchAssignments, patchRow, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { PgBatches } from './pg-batches.ts'
 import { PgOutbox } from './pg-outbox.ts'
+import type { PgJobEvents } from './pg-job-events.ts'
 
 // Terminal writes of jobs outside any batch, many in one statement: each a compare-and-set update, the deliveries
 // of its notify targets (the outbox, committed with it) and the job's artifacts as they are at that write (what its
@@ -38,9 +39,10 @@ const finishStatement = (columns: string[]): string => {
 // How long the artifacts read with a terminal write answer artifacts() for that job (its terminal event's read).
 const FINISHED_ARTIFACTS_MS = 1000
 
-// A start waiting for admission (its row as JSON), and what admission answered.
-interface Admission { job: string, maxQueued: number }
-interface Admitted { status: InsertOutcome['status'], row_json: JobRow | null, error?: unknown }
+// A start waiting for admission (its row as JSON, and its `queued` event when the store appends events), and what
+// admission answered (with the event's id when one was appended).
+interface Admission { job: JobRecord, row: string, maxQueued: number, event: string | undefined }
+interface Admitted { status: InsertOutcome['status'], row_json: JobRow | null, event_id?: number | null, error?: unknown }
 
 // A terminal write waiting for its statement, and what it found: the row written (absent: the version had moved
 // on), the job's artifacts then, or the error.
@@ -62,11 +64,12 @@ const NEXT_RUN_AT_FRESH_MS = 100
  * an advisory transaction lock; claims are serialized cluster-wide by another, so that the per-user and per-type
  * bounds hold across nodes, and take their rows with `FOR UPDATE SKIP LOCKED` so that a row another transaction
  * is changing (a cancel) is passed over rather than waited for. Both run in the server, one round trip each
- * (jobcast.insert_or_get, jobcast.claim), so a lock is held for microseconds and a commit, not for round trips.
+ * (jobcast.insert_or_get_many, jobcast.claim), so a lock is held for microseconds and a commit, not for round trips.
  * Every write is committed before it resolves.
  */
 export class PgJobStore implements JobStore {
   readonly #db: PgDatabase
+  readonly #events: PgJobEvents | undefined
   #closed = false
   #lastError: string | undefined
   readonly #batches: PgBatches
@@ -79,18 +82,28 @@ export class PgJobStore implements JobStore {
   // The artifacts of jobs this node just made terminal, read with that write (see finishStatement).
   readonly #finishedArtifacts = new Map<string, { artifacts: ArtifactRecord[], at: number }>()
 
-  constructor (db: PgDatabase) {
+  /**
+   * With `events` (opened on the same database), the store appends the events it is given in its own commits and
+   * delivers them through `events` (see `JobStore.appendsEvents`).
+   */
+  constructor (db: PgDatabase, options: { events?: PgJobEvents } = {}) {
     this.#db = db
+    this.#events = options.events
     db.retain()
     const query = async <R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> => await this.#query<R>(text, values)
     this.#batches = new PgBatches(query, async (fn) => await this.#transaction(fn))
     this.#outbox = new PgOutbox(query)
   }
 
-  async insertOrGet (job: JobRecord, limits: { maxQueued: number }): Promise<InsertOutcome> {
+  get appendsEvents (): boolean {
+    return this.#events !== undefined
+  }
+
+  async insertOrGet (job: JobRecord, limits: { maxQueued: number }, event?: CommitEvent): Promise<InsertOutcome> {
     this.#nextRunAt = undefined
     this.#assertOpen()
-    const { status, row_json: existing, error } = await this.#admission.add({ job: jobRowJson(job), maxQueued: limits.maxQueued })
+    const appended = this.#events === undefined || event === undefined ? undefined : JSON.stringify({ kind: event.kind, data: event.data, created_at: Date.now() })
+    const { status, row_json: existing, error } = await this.#admission.add({ job, row: jobRowJson(job), maxQueued: limits.maxQueued, event: appended })
     if (error !== undefined) throw error
     if (status === 'existing') return { status, job: toRecord(existing!) }
     if (status === 'queue-full') return { status }
@@ -101,10 +114,14 @@ export class PgJobStore implements JobStore {
   // lock, idempotency look-up, queued count and insert, serialized per owner on every node. A batch that fails for
   // a reason of its own (not the connection) is tried one start at a time, so one bad start fails alone.
   async #admit (items: Admission[]): Promise<Admitted[]> {
-    const json = `[${items.map((item) => `{"job":${item.job},"max_queued":${item.maxQueued}}`).join(',')}]`
+    const json = `[${items.map((item) => `{"job":${item.row},"max_queued":${item.maxQueued}${item.event === undefined ? '' : `,"event":${item.event}`}}`).join(',')}]`
     try {
-      const { rows } = await this.#query<Admitted & { ord: number }>('SELECT * FROM jobcast.insert_or_get_many($1::json, $2)', [json, OWNER_LOCK_NAMESPACE])
-      return rows.sort((a, b) => a.ord - b.ord)
+      const write = this.#query<Admitted & { ord: number }>('SELECT * FROM jobcast.insert_or_get_many($1::json, $2)', [json, OWNER_LOCK_NAMESPACE])
+        .then(({ rows }) => rows.sort((a, b) => a.ord - b.ord))
+      // The ords are 1-based, in the order of `items`.
+      return this.#events === undefined
+        ? await write
+        : await this.#events.appended(write, (rows) => rows.flatMap((row) => typeof row.event_id === 'number' ? [{ id: row.event_id, job: items[row.ord - 1]!.job }] : []))
     } catch (err) {
       if (items.length === 1 || isUnavailable(err)) throw err
       return await Promise.all(items.map(async (item) => await this.#admit([item]).then((rows) => rows[0]!, (error: unknown) => ({ status: 'created' as const, row_json: null, error }))))
@@ -136,8 +153,8 @@ export class PgJobStore implements JobStore {
   }
 
   async countQueued (owner: string): Promise<number> {
-    // Kept by a trigger (migration 7): no scan of the owner's backlog.
-    const { rows } = await this.#query<{ n: number }>('SELECT n FROM jobcast.owner_queued WHERE owner = $1', [owner])
+    // Kept by a trigger (migrations 7 and 9): no scan of the owner's backlog.
+    const { rows } = await this.#query<{ n: number }>('SELECT jobcast.queued_of($1) AS n', [owner])
     return rows[0]?.n ?? 0
   }
 

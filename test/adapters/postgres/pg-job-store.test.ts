@@ -1,5 +1,6 @@
 import t from 'tap'
 import { PgDatabase } from '../../../src/adapters/postgres/database.ts'
+import { PgJobEvents } from '../../../src/adapters/postgres/pg-job-events.ts'
 import { PgJobStore } from '../../../src/adapters/postgres/pg-job-store.ts'
 import { jobStoreContract } from '../../ports/job-store.contract.ts'
 import { createTestDatabase } from './test-database.ts'
@@ -8,18 +9,20 @@ import { createTestDatabase } from './test-database.ts'
 jobStoreContract(t, async () => {
   const database = await createTestDatabase()
   const opened: PgDatabase[] = []
-  const stores: PgJobStore[] = []
-  // Each store on a database (pool) of its own, as on another node.
-  const openStore = async (): Promise<PgJobStore> => {
+  const stores: Array<PgJobStore | PgJobEvents> = []
+  // Each store on a database (pool) of its own, as on another node, with that node's events (as openPostgres does).
+  const openNode = async (): Promise<{ store: PgJobStore, events: PgJobEvents }> => {
     const db = await PgDatabase.open(database.url, { max: 5 })
     opened.push(db)
-    const store = new PgJobStore(db)
-    stores.push(store)
-    return store
+    const events = await PgJobEvents.open(db, { retention: { intervalMs: 0 } })
+    const store = new PgJobStore(db, { events })
+    stores.push(store, events)
+    return { store, events }
   }
+  const first = await openNode()
   return {
-    store: await openStore(),
-    peer: openStore,
+    ...first,
+    peer: async () => (await openNode()).store,
     cleanup: async () => {
       await Promise.all(stores.map(async (s) => { await s.close() }))
       await Promise.all(opened.map(async (db) => { await db.close() }))

@@ -117,8 +117,10 @@ export class JobcastService {
     this.retention.start()
     // A terminal write carries its outbox rows (and a batch's end): look for them as soon as it is announced.
     // A finished job or batch may have notifications due: one look per 50 ms at most, not a store query per job.
+    // Only this node's own writes (the record attached): the node that wrote the outbox rows sends them, and every
+    // node's poll finds those of a node that stopped first (a look per other node's job was two queries each).
     this.#unsubscribe ??= this.events.subscribe((event) => {
-      if (!TERMINAL_EVENTS.has(event.kind) || this.#dispatchTimer !== undefined) return
+      if (!TERMINAL_EVENTS.has(event.kind) || event.job === undefined || this.#dispatchTimer !== undefined) return
       this.#dispatchTimer = setTimeout(() => {
         this.#dispatchTimer = undefined
         this.notifications.dispatcher.wake()

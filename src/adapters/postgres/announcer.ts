@@ -1,4 +1,5 @@
 import type { PgDatabase } from './database.ts'
+import type { NotifyListener } from './notify-listener.ts'
 
 /**
  * Tells the other nodes that this node committed events: `pg_notify` in a transaction of its own, at most one in
@@ -10,14 +11,17 @@ import type { PgDatabase } from './database.ts'
  */
 export class Announcer {
   readonly #db: PgDatabase
+  readonly #listener: NotifyListener
   readonly #sql: string
   #sending = false
   #again = false
   #closed = false
 
-  constructor (db: PgDatabase, channel: string, payload: string) {
+  /** Sends on `listener`'s connection when it is up, else on one of the pool's. */
+  constructor (db: PgDatabase, listener: NotifyListener, channel: string, payload: string) {
     if (!/^[\w:]+$/.test(channel + payload)) throw new Error(`announcement must be word characters: ${channel} ${payload}`)
     this.#db = db
+    this.#listener = listener
     this.#sql = `BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_notify('${channel}', '${payload}'); COMMIT`
   }
 
@@ -38,7 +42,7 @@ export class Announcer {
     do {
       this.#again = false
       try {
-        await this.#db.pool.query(this.#sql)
+        if (!await this.#listener.send(this.#sql)) await this.#db.pool.query(this.#sql)
       } catch (err) {
         // The events are committed: the other nodes find them on their next wake-up, reconnect or gap timer.
         this.#db.log.warn({ err }, 'postgres: event announcement failed')

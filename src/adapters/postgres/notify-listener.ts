@@ -53,6 +53,17 @@ export class NotifyListener {
     return { ok: false, error: this.#closed ? 'closed' : (this.#lastError ?? 'connecting') }
   }
 
+  /**
+   * Runs `sql` on the listening connection, which is idle between notifications (so that what a node sends often,
+   * its announcements, waits for no pool connection); resolves false without running it when not connected.
+   */
+  async send (sql: string): Promise<boolean> {
+    const client = this.#client
+    if (client === undefined) return false
+    await client.query(sql)
+    return true
+  }
+
   /** Drops the connection and stops reconnecting; safe to call twice. */
   async close (): Promise<void> {
     this.#closed = true

@@ -67,13 +67,13 @@ export class PgJobEvents implements JobEvents {
     this.#db = db
     this.#epoch = epoch
     this.#fanout = new EventFanout(db, epoch, { gapMs: options.gapMs ?? 500 })
-    this.#announcer = new Announcer(db, CHANNEL, this.#announcement)
-    this.#writer = new EventWriter(db, this.#announcer)
     this.#retention = { maxAgeMs: 24 * 3600_000, maxPerOwner: 1000, intervalMs: 60_000, ...options.retention }
     this.#listener = new NotifyListener(db, CHANNEL, {
       onNotify: (payload) => { this.#onNotify(payload) },
       onConnect: async () => { this.#fanout.wake() }
     }, options.reconnect)
+    this.#announcer = new Announcer(db, this.#listener, CHANNEL, this.#announcement)
+    this.#writer = new EventWriter(db, this.#announcer)
   }
 
   /** Starts listening; resolves once this node hears every event published from then on. */

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { deliveryId, type DeliveryRecord, type DeliveryState, type NotifyTargets, type StoredAttempt, type SubjectKind } from '../../core/batch-model.ts'
 import { idFloor } from '../../lib/ids.ts'
 import { generateWebhookSecret } from '../../notify/signature.ts'
+import { NodeCache } from './node-cache.ts'
 
 /** What runs a query: the pool, or a transaction's client. */
 export type Queryable = Pick<pg.Pool, 'query'>
@@ -26,9 +27,19 @@ export async function enqueueForJob (client: Queryable, jobId: string, at: numbe
   if (row !== undefined) await enqueueDeliveries(client, 'job', jobId, row.owner, { webhook: row.webhook ?? undefined, email: row.email ?? undefined }, at)
 }
 
-/** The NotificationStore methods on PostgreSQL (the job store delegates to these). */
+// Owners whose notify defaults a node keeps (read by every start without `notify`), and for how long (a change
+// resolves only once that has passed).
+const CACHED_DEFAULTS = 10_000
+const DEFAULTS_TTL_MS = 1000
+
+/**
+ * The NotificationStore methods on PostgreSQL (the job store delegates to these). Each node keeps the owners'
+ * notify defaults it has read for a second, and a change of them resolves only once every node's copy has
+ * expired (node-cache.ts), as PgUserStore keeps tokens.
+ */
 export class PgOutbox {
   readonly #query: Query
+  readonly #defaults = new NodeCache<NotifyTargets | null>({ max: CACHED_DEFAULTS, ttlMs: DEFAULTS_TTL_MS })
 
   constructor (query: Query) {
     this.#query = query
@@ -68,19 +79,29 @@ export class PgOutbox {
   }
 
   async notifyDefaults (owner: string): Promise<NotifyTargets | null> {
-    const { rows } = await this.#query<{ webhook: string | null, email: string | null }>('SELECT webhook, email FROM jobcast.notify_defaults WHERE owner = $1', [owner])
-    const row = rows[0]
-    if (row === undefined) return null
-    return { ...(row.webhook === null ? {} : { webhook: row.webhook }), ...(row.email === null ? {} : { email: row.email }) }
+    return await this.#defaults.get(owner, async () => {
+      const { rows } = await this.#query<{ webhook: string | null, email: string | null }>('SELECT webhook, email FROM jobcast.notify_defaults WHERE owner = $1', [owner])
+      const row = rows[0]
+      if (row === undefined) return null
+      return { ...(row.webhook === null ? {} : { webhook: row.webhook }), ...(row.email === null ? {} : { email: row.email }) }
+    })
   }
 
   async setNotifyDefaults (owner: string, targets: NotifyTargets | null): Promise<void> {
-    if (targets === null || (targets.webhook === undefined && targets.email === undefined)) {
-      await this.#query('DELETE FROM jobcast.notify_defaults WHERE owner = $1', [owner])
-      return
+    const forget = (key: string): boolean => key === owner
+    // This node's copy before (a read meanwhile is not kept) and after the commit; then the other nodes' copies' life.
+    this.#defaults.drop(forget)
+    try {
+      if (targets === null || (targets.webhook === undefined && targets.email === undefined)) {
+        await this.#query('DELETE FROM jobcast.notify_defaults WHERE owner = $1', [owner])
+        return
+      }
+      await this.#query(`INSERT INTO jobcast.notify_defaults (owner, webhook, email, updated_at) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (owner) DO UPDATE SET webhook = excluded.webhook, email = excluded.email, updated_at = excluded.updated_at`, [owner, targets.webhook ?? null, targets.email ?? null, Date.now()])
+    } finally {
+      this.#defaults.drop(forget)
+      await this.#defaults.settled()
     }
-    await this.#query(`INSERT INTO jobcast.notify_defaults (owner, webhook, email, updated_at) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (owner) DO UPDATE SET webhook = excluded.webhook, email = excluded.email, updated_at = excluded.updated_at`, [owner, targets.webhook ?? null, targets.email ?? null, Date.now()])
   }
 
   async deleteUnusedTargets (time: number): Promise<number> {

@@ -211,7 +211,10 @@ const load: number[][] = []
 const runners: Record<string, (nodes: number) => Promise<Row>> = { jobcast, pgboss, bullmq }
 for (const nodes of NODES) {
   for (const system of SYSTEMS) {
+    const cpu = process.cpuUsage()
     const row = await runners[system]!(nodes)
+    const used = process.cpuUsage(cpu)
+    if (process.env.CPU_REPORT === '1') console.error(`cpu producer: ${((used.user + used.system) / 1e6).toFixed(2)} s`)
     load.push(loadavg())
     rows.push(row)
     console.error(`${row.system} ×${nodes}: ${fmt(row.jobsPerS)} jobs/s; start→completed loaded p50 ${fmt(row.loadedP50, 1)} / p99 ${fmt(row.loadedP99, 1)} ms, one at a time p50 ${fmt(row.idleP50, 1)} / p99 ${fmt(row.idleP99, 1)} ms`)

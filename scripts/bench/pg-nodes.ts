@@ -1,6 +1,6 @@
 // jobcast nodes for the PostgreSQL benchmarks: `jobcast serve` processes on one database, and the database.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -77,6 +77,11 @@ export async function startNodes (databaseUrl: string, count: number, env: Recor
       url,
       auth: { authorization: `Bearer ${TOKEN}` },
       stop: async () => {
+        // CPU_REPORT=1: the node's CPU seconds (user + system) to stderr, before it is stopped.
+        if (process.env.CPU_REPORT === '1') {
+          const fields = readFileSync(`/proc/${child.pid!}/stat`, 'utf8').split(') ')[1]!.split(' ')
+          process.stderr.write(`cpu ${id}: ${((Number(fields[11]) + Number(fields[12])) / 100).toFixed(2)} s\n`)
+        }
         const exited = new Promise((resolve) => child.once('exit', resolve))
         killChild(child)
         await exited

@@ -16,7 +16,7 @@ interface JobChange {
 
 /** What the metrics read from the core. */
 interface MetricsSource {
-  /** Calls `listener` on every job change; returns the unsubscribe. */
+  /** Calls `listener` on every job change this node makes; returns the unsubscribe. */
   onJob: (listener: (change: JobChange) => void) => () => void
   /** Jobs running on this node now. */
   running: () => number
@@ -28,20 +28,14 @@ interface MetricsSource {
   onSseEvent: (listener: () => void) => void
 }
 
-const time = (iso: string | null): number | null => iso === null ? null : Date.parse(iso)
-
 /** The one place that knows where job changes, counts and stream figures come from: the engine and the stream hub. */
 function metricsSource (fastify: FastifyInstance): MetricsSource {
   const { service, streams } = fastify.jobcast
   return {
-    onJob: (listener) => service.events.subscribe(({ kind, job, data }) => {
-      if (job !== undefined) {
-        listener({ kind, type: job.type, state: job.state, startedAt: job.startedAt, finishedAt: job.finishedAt })
-        return
-      }
-      // An event from another node carries only its view.
-      const view = JSON.parse(data) as { type: string, state: string, startedAt: string | null, finishedAt: string | null }
-      listener({ kind, type: view.type, state: view.state, startedAt: time(view.startedAt), finishedAt: time(view.finishedAt) })
+    // This node's changes only (those with the record attached): counters of a cluster are summed across its
+    // nodes, so each change is counted by the node that made it (and no other node's view is parsed for it).
+    onJob: (listener) => service.events.subscribe(({ kind, job }) => {
+      if (job !== undefined) listener({ kind, type: job.type, state: job.state, startedAt: job.startedAt, finishedAt: job.finishedAt })
     }),
     running: () => service.runner.running,
     counts: async () => await service.store.countByState(),
@@ -99,7 +93,7 @@ export default fp(async (fastify) => {
     registers: [register]
   })
   const retries = new Counter({ name: 'jobcast_job_retries_total', help: 'Attempts that failed and were scheduled again, by type.', labelNames: ['type'], registers: [register] })
-  const events = new Counter({ name: 'jobcast_job_events_total', help: 'Job state changes since start, by job type and event.', labelNames: ['type', 'event'], registers: [register] })
+  const events = new Counter({ name: 'jobcast_job_events_total', help: 'Job state changes made by this node since start, by job type and event.', labelNames: ['type', 'event'], registers: [register] })
   new Gauge({ name: 'jobcast_jobs_running', help: 'Jobs running on this node now.', registers: [register], collect () { this.set(source.running()) } })
   new Gauge({
     name: 'jobcast_jobs_queued',

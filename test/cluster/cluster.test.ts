@@ -93,6 +93,26 @@ t.test('a stream on one node sees every event of a job that runs on another; a r
   t.same(union, seen, `the leaver's events on ${nodes[a]!.id} and ${nodes[c]!.id} together equal the stayer's, no gap, no repeat`)
 })
 
+t.test('each change is counted by the node that made it: summed over the nodes, /metrics counts every job once', async (t) => {
+  // sleep runs in no other case here; dave's jobs start through every node and run wherever they are claimed.
+  const ids = await Promise.all(nodes.flatMap((node) => [0, 1].map(async () => await started(node, 'dave', 'sleep', { seconds: 0, steps: 1 }))))
+  const rows = await allEnded(ids, 20_000)
+  t.ok(rows.every((r) => r.state === 'completed'))
+  const counted = async (event: string): Promise<number> => {
+    let sum = 0
+    for (const node of nodes) {
+      const text = await (await fetch(`${node.url}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+      sum += Number(new RegExp(`^jobcast_job_events_total\\{type="sleep",event="${event}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0)
+    }
+    return sum
+  }
+  // A terminal event is counted when its node hears its own publish, just after the write that the rows show.
+  await pollUntil(async () => await counted('completed') >= ids.length ? true : undefined, 'every completion to be counted', 5000)
+  t.equal(await counted('queued'), ids.length, 'queued: once per job in all')
+  t.equal(await counted('started'), ids.length, 'started: once per job in all')
+  t.equal(await counted('completed'), ids.length, 'completed: once per job in all')
+})
+
 t.test('a cancel sent to one node stops the handler running on another', async (t) => {
   const id = await started(n1, 'bob', 'probe', { ms: 60_000 })
   const runner = await runningOn(id)

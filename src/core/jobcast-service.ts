@@ -48,6 +48,10 @@ export interface EngineAdapters {
   limiter?: ServiceLimiter | undefined
 }
 
+// How long a live node takes at most to stop a job it is asked to cancel, on top of the abort grace: it hears the
+// request at once (or sees it recorded at its next heartbeat) and writes the outcome.
+const LIVE_STOP_MS = 2000
+
 /**
  * jobcast's engine as one object — what `fastify.jobcast` is: start, read, list and cancel jobs, and the parts
  * (intake, runner, queries) that do it. It knows nothing of HTTP.
@@ -207,7 +211,9 @@ export class JobcastService {
 
   /**
    * Cancels a queued or running job, wherever it runs; resolves with the job once it has stopped (or as it is when
-   * it had finished already). Undefined when the owner has no such job.
+   * it had finished already), or still running when its node does not answer and its lease holds for a while yet:
+   * the cancel is recorded then, and the job ends canceled when its lease runs out. Undefined when the owner has no
+   * such job.
    */
   async cancel (owner: string, id: string): Promise<JobRecord | undefined> {
     for (let tries = 0; tries < 10; tries++) {
@@ -228,33 +234,37 @@ export class JobcastService {
         continue
       }
       // Running on another node: ask it, and wait for the job to end there. A live node stops it within a heartbeat
-      // and the abort grace; one that died leaves it until its lease runs out, when it is ended canceled (above).
-      const ended = this.#untilEnded(id, Math.max(this.#abortGraceMs + 2000, job.lease.expiresAt - now + 50))
+      // and the abort grace. One that died leaves it running until its lease runs out: waited for when that is
+      // sooner; else the answer is the job still running, its cancel recorded, and the reaper of whichever node
+      // finds the lease out ends it canceled (a request held for a whole lease, 30 s by default, looked hung).
+      const leaseLeftMs = job.lease.expiresAt - now + 50
+      const waitMs = this.#abortGraceMs + LIVE_STOP_MS
+      const ended = this.#untilEnded(id, Math.min(waitMs, leaseLeftMs))
       // Recorded on the job (its node sees it at its next heartbeat), and announced (its node hears it at once).
       if (!await this.store.requestCancel(id)) {
         ended.stop() // no longer running: look again
         continue
       }
       await this.events.requestCancel(id)
-      await ended.done
+      if (!await ended.done && leaseLeftMs > waitMs) return await this.queries.get(owner, id)
     }
     return await this.queries.get(owner, id)
   }
 
-  // Resolves `done` when the job stops running (or after `timeoutMs`); `stop` gives up waiting.
-  #untilEnded (id: string, timeoutMs: number): { done: Promise<void>, stop: () => void } {
+  // Resolves `done` with true when the job stops running, false after `timeoutMs` or `stop()`.
+  #untilEnded (id: string, timeoutMs: number): { done: Promise<boolean>, stop: () => void } {
     let stop!: () => void
-    const done = new Promise<void>((resolve) => {
-      const timer = setTimeout(end, timeoutMs)
+    const done = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { end(false) }, timeoutMs)
       const unsubscribe = this.events.subscribe((event) => {
-        if (event.jobId === id && (TERMINAL_EVENTS.has(event.kind) || event.kind === 'retrying' || event.kind === 'queued')) end()
+        if (event.jobId === id && (TERMINAL_EVENTS.has(event.kind) || event.kind === 'retrying' || event.kind === 'queued')) end(true)
       })
-      function end (): void {
+      function end (stopped: boolean): void {
         clearTimeout(timer)
         unsubscribe()
-        resolve()
+        resolve(stopped)
       }
-      stop = end
+      stop = () => { end(false) }
     })
     return { done, stop }
   }

@@ -106,6 +106,18 @@ t.test('its lease still holds: the cancel is recorded, and answers canceled once
   t.ok(job!.finishedAt! >= expiresAt, 'ended only once no node could still be running it under its lease')
 })
 
+t.test('its lease holds for long yet: the cancel answers after the wait for a live node, with the job still running and its cancel recorded', async (t) => {
+  const { service } = await engine(t, 'asker-3')
+  const id = await leftByDeadNode('dave', Date.now() + 60_000)
+  const asked = Date.now()
+  const job = await service.cancel('dave', id)
+  const took = Date.now() - asked
+  t.equal(job?.state, 'running', 'not canceled yet: its node may still be running it under its lease')
+  t.ok(took < ABORT_GRACE_MS + 2000 + 1000, `answered without waiting out the 60 s lease (${took} ms)`)
+  const { rows } = await db.query<{ at: number | null }>('SELECT cancel_requested_at AS at FROM jobcast.jobs WHERE id = $1', [id])
+  t.ok(rows[0]?.at !== null && rows[0]?.at !== undefined, 'the cancel is recorded on the job, for its node\'s next heartbeat or the reaper once the lease is out')
+})
+
 t.test('a cancel recorded while the node was dead (its asker gone too): any node\'s reaper ends it canceled, never runs it again', async (t) => {
   const id = await leftByDeadNode('carol', Date.now() - 1000, true)
   const before = runs

@@ -69,11 +69,17 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/jobs/:id/cancel', {
-    schema: { summary: 'Cancel a queued or running job of mine', params: IdParams, response: { 200: JobSchema, 404: ErrorSchema, 409: ErrorSchema } }
-  }, async (request) => {
+    schema: {
+      summary: 'Cancel a queued or running job of mine',
+      description: '200 with the canceled job once it has stopped; 202 with the job still running when the node running it does not answer: the cancel is recorded and the job ends canceled when that node\'s lease runs out.',
+      params: IdParams,
+      response: { 200: JobSchema, 202: JobSchema, 404: ErrorSchema, 409: ErrorSchema }
+    }
+  }, async (request, reply) => {
     const job = await engine.cancel(request.jobcastUser, request.params.id)
     if (job === undefined) throw notFound(request.params.id)
     if (job.state === 'completed' || job.state === 'failed') throw new ClientError(409, 'JOB_FINISHED', `job ${job.id} already ${job.state}; there is nothing to cancel`)
+    if (job.state !== 'canceled') reply.code(202)
     return await engine.service.queries.viewOf(job)
   })
 

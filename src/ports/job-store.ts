@@ -49,9 +49,12 @@ export interface JobStore extends BatchStore, NotificationStore {
    */
   insertOrGet (job: JobRecord, limits: { maxQueued: number }, event?: CommitEvent): Promise<InsertOutcome>
   get (id: string): Promise<JobRecord | undefined>
-  /** The owner's jobs, newest first. */
+  /**
+   * The owner's jobs, newest first, without their input, preview and checkpoint (null): what lists show, so that a
+   * page of jobs with big inputs is never read whole (`get` has them).
+   */
   list (owner: string, query: JobQuery): Promise<JobRecord[]>
-  /** The owner's unfinished jobs and those finished at or after `finishedSince`, newest first. */
+  /** The owner's unfinished jobs and those finished at or after `finishedSince`, newest first, as `list` gives them. */
   recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]>
   /** Queued jobs of the owner. */
   countQueued (owner: string): Promise<number>

@@ -56,7 +56,10 @@ export class MemoryJobEvents implements JobEvents {
     const seq = ++history.seq
     const event: JobEvent = { ...input, cursor: `${this.epoch}-${seq}` }
     history.lastActive = Date.now()
-    history.ring.push(event)
+    // Kept for replay without the record: it is for this moment's listeners, and it holds the job's whole input
+    // (the last 1000 events of a user with 1 MB inputs held a gigabyte).
+    const { job: _job, ...kept } = event
+    history.ring.push(kept)
     while (history.ring.size > this.#bufferSize) history.floor = seqOf(history.ring.shift()!.cursor)
     if (!this.#closed) this.#deliver(this.#listeners, event, 'event listener failed')
     return event

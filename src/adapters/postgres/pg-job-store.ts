@@ -5,7 +5,7 @@ import { JobcastError } from '../../errors.ts'
 import type { ClaimBounds, CommitEvent, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import { isConnectionError, type PgDatabase } from './database.ts'
 import { GroupCommit } from './group-commit.ts'
-import { jobRowJson, type JobRow, patchAssignments, patchRow, toArtifact, toRecord } from './job-rows.ts'
+import { jobRowJson, type JobRow, LIST_COLUMNS, patchAssignments, patchRow, toArtifact, toRecord } from './job-rows.ts'
 import { LOCK_NAMESPACE, LockKey, OWNER_LOCK_NAMESPACE } from './migrations.ts'
 import { PgBatches } from './pg-batches.ts'
 import { PgOutbox } from './pg-outbox.ts'
@@ -142,13 +142,13 @@ export class PgJobStore implements JobStore {
     if (query.batchId !== undefined) add('batch_id =', query.batchId)
     if (query.before !== undefined) add('id <', query.before)
     params.push(query.limit)
-    const { rows } = await this.#query<JobRow>(`SELECT * FROM jobcast.jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params)
+    const { rows } = await this.#query<JobRow>(`SELECT ${LIST_COLUMNS} FROM jobcast.jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`, params)
     return rows.map(toRecord)
   }
 
   async recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]> {
     const { rows } = await this.#query<JobRow>(
-      'SELECT * FROM jobcast.jobs WHERE owner = $1 AND (finished_at IS NULL OR finished_at >= $2) ORDER BY id DESC LIMIT $3', [owner, finishedSince, limit])
+      `SELECT ${LIST_COLUMNS} FROM jobcast.jobs WHERE owner = $1 AND (finished_at IS NULL OR finished_at >= $2) ORDER BY id DESC LIMIT $3`, [owner, finishedSince, limit])
     return rows.map(toRecord)
   }
 

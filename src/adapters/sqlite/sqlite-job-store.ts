@@ -4,7 +4,7 @@ import { FairQueue } from '../../core/fair-queue.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobPatch, type JobQuery, type JobRecord, type JobState } from '../../core/model.ts'
 import type { ClaimBounds, HeartbeatAnswer, InsertOutcome, JobStore } from '../../ports/job-store.ts'
 import type { Db } from './database.ts'
-import { COLUMN_FIELDS, FIELDS, insertValues, toColumns, toRecord, type Row } from './job-row.ts'
+import { COLUMN_FIELDS, FIELDS, insertValues, LIST_COLUMNS, toColumns, toRecord, type Row } from './job-row.ts'
 import { SqliteBatches } from './sqlite-batches.ts'
 import { SqliteOutbox } from './sqlite-outbox.ts'
 
@@ -90,7 +90,7 @@ export class SqliteJobStore implements JobStore {
       insert: db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
       byKey: db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?'),
-      recent: db.prepare('SELECT * FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?'),
+      recent: db.prepare(`SELECT ${LIST_COLUMNS} FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?`),
       finishedBefore: db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND batch_id IS NULL ORDER BY finished_at LIMIT ?'),
       delete: db.prepare('DELETE FROM jobs WHERE id = ?'),
       addArtifact: db.prepare(`INSERT INTO artifacts (job_id, name, size, content_type, created_at) VALUES (?, ?, ?, ?, ?)
@@ -180,7 +180,7 @@ export class SqliteJobStore implements JobStore {
     if (query.batchId !== undefined) { where.push('batch_id = ?'); params.push(query.batchId) }
     if (query.before !== undefined) { where.push('id < ?'); params.push(query.before) }
     params.push(query.limit)
-    return (this.#db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map((row) => toRecord(this.#overlay(row)))
+    return (this.#db.prepare(`SELECT ${LIST_COLUMNS} FROM jobs WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`).all(params) as Row[]).map((row) => toRecord(this.#overlay(row)))
   }
 
   async recent (owner: string, finishedSince: number, limit: number): Promise<JobRecord[]> {

@@ -12,10 +12,11 @@ export const RESULT_ARTIFACT = 'result.json'
  * took ~60 MB more). A small one is parsed and kept like any other result.
  */
 export class JsonText {
-  /** The result's JSON, which the handler vouches for (it is not checked when written as the artifact). */
-  readonly bytes: Uint8Array
-  constructor (bytes: Uint8Array) {
-    this.bytes = bytes
+  /** The result's JSON in pieces, one after the other, which the handler vouches for (not checked when written). */
+  readonly chunks: readonly Uint8Array[]
+  /** The JSON as one buffer or as consecutive pieces (not joined: a large result is written piece by piece). */
+  constructor (bytes: Uint8Array | readonly Uint8Array[]) {
+    this.chunks = bytes instanceof Uint8Array ? [bytes] : bytes
   }
 }
 
@@ -34,10 +35,10 @@ export interface TruncatedResult {
  */
 export async function boundedResult (value: unknown, job: { id: string }, deps: { files: FileStore, store: JobStore, maxBytes: number }): Promise<unknown> {
   if (value instanceof JsonText) {
-    const bytes = value.bytes.byteLength
-    const buffer = Buffer.from(value.bytes.buffer, value.bytes.byteOffset, bytes)
-    if (bytes <= deps.maxBytes) return JSON.parse(buffer.toString('utf8'))
-    await deps.files.write(job.id, `artifacts/${RESULT_ARTIFACT}`, Readable.from([buffer]))
+    const chunks = value.chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))
+    const bytes = chunks.reduce((sum, c) => sum + c.length, 0)
+    if (bytes <= deps.maxBytes) return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    await deps.files.write(job.id, `artifacts/${RESULT_ARTIFACT}`, Readable.from(chunks))
     await deps.store.addArtifact({ jobId: job.id, name: RESULT_ARTIFACT, size: bytes, contentType: 'application/json', createdAt: Date.now() })
     return { truncated: true, artifact: RESULT_ARTIFACT, bytes } satisfies TruncatedResult
   }

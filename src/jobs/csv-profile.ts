@@ -101,7 +101,7 @@ export function csvProfileJob (options: {
       // The same text as JSON.stringify({ summary, columns, resumedFromByte }).
       const head = Buffer.from(`${JSON.stringify({ summary }).slice(0, -1)},"columns":`)
       const tail = Buffer.from(`,"resumedFromByte":${JSON.stringify(resumedFromByte)}}`)
-      return new JsonText(Buffer.concat([head, columnStatsJson, tail]))
+      return new JsonText([head, columnStatsJson, tail])
     }
   }) as JobDefinition
 }

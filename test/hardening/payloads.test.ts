@@ -19,7 +19,11 @@ const bigResult = defineJob({
 const jsonResult = defineJob({
   type: 'json-result',
   input: Type.Object({ kib: Type.Integer() }),
-  async run (ctx) { return new JsonText(Buffer.from(JSON.stringify({ text: 'é'.repeat(ctx.input.kib * KiB / 2) }))) }
+  async run (ctx) {
+    // In three pieces, cut inside a two-byte character: they are joined as bytes, never decoded apart.
+    const text = Buffer.from(JSON.stringify({ text: 'é'.repeat(ctx.input.kib * KiB / 2) }))
+    return new JsonText([text.subarray(0, 10), text.subarray(10, 1000), text.subarray(1000)])
+  }
 }) as JobDefinition
 const badResult = defineJob({ type: 'bad-result', input: Type.Object({}), async run () { return { n: 10n } } }) as JobDefinition
 const echo = defineJob({ type: 'echo', input: Type.Object({}, { additionalProperties: true }), async run (ctx) { return ctx.input } }) as JobDefinition

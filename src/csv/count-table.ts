@@ -1,6 +1,8 @@
 // Open-addressing hash table of value hashes → counts, with each entry's first file offset, raw
 // length, kind and number kept aside in insertion (= file) order. The storage of `ValueCounter`.
 
+import type { TableArena } from './table-arena.ts'
+
 const HIST = 4096
 
 /**
@@ -26,16 +28,37 @@ export class CountTable {
   /** Slot where the last missed `hit` would insert. */
   miss = 0
 
-  constructor (capacity: number) {
+  /**
+   * A table of `capacity` slots (a power of two); with `arena`, its arrays are views into it (see TableArena), for at
+   * most `maxEntries` entries (a table that is never grown holds fewer than half its slots).
+   */
+  constructor (capacity: number, arena?: TableArena, maxEntries = capacity >> 1) {
     this.mask4 = capacity * 4 - 1
-    this.slots = new Int32Array(capacity * 4)
     // One spare entry: the table is grown right after the add that crosses half full.
-    const entries = (capacity >> 1) + 1
-    this.slotOf = new Int32Array(entries)
-    this.off = new Float64Array(entries)
-    this.len = new Int32Array(entries)
-    this.kinds = new Uint8Array(entries)
-    this.nums = new Float64Array(entries)
+    const entries = (arena === undefined ? capacity >> 1 : Math.min(capacity >> 1, maxEntries)) + 1
+    if (arena === undefined) {
+      this.slots = new Int32Array(capacity * 4)
+      this.slotOf = new Int32Array(entries)
+      this.off = new Float64Array(entries)
+      this.len = new Int32Array(entries)
+      this.kinds = new Uint8Array(entries)
+      this.nums = new Float64Array(entries)
+      return
+    }
+    // 8-byte arrays first after the slots (16 bytes each), then the 4-byte ones, then the bytes: all aligned.
+    const { buffer, offset } = arena.take(capacity * 16 + entries * 25)
+    let at = offset
+    this.slots = new Int32Array(buffer, at, capacity * 4)
+    at += capacity * 16
+    this.off = new Float64Array(buffer, at, entries)
+    at += entries * 8
+    this.nums = new Float64Array(buffer, at, entries)
+    at += entries * 8
+    this.slotOf = new Int32Array(buffer, at, entries)
+    at += entries * 4
+    this.len = new Int32Array(buffer, at, entries)
+    at += entries * 4
+    this.kinds = new Uint8Array(buffer, at, entries)
   }
 
   /** Counts one more occurrence of an existing entry and returns its index, or -1 (and remembers where it would go). */

@@ -1,8 +1,10 @@
 // Turns running column statistics into the reported column profile, reading back from the file
 // the few raw values (most frequent values, datetime extremes) that were tracked by offset only.
 
+import type { FileHandle } from 'node:fs/promises'
 import { KEPT_VALUE_BYTES, MAX_VALUE_CHARS, type ColumnStats } from './column-stats.ts'
 import { typeFromMask, type ColumnType } from './infer.ts'
+import { readPieces, type RawReader } from './piece-reader.ts'
 import { decodeBytes, decodeRawCell, type CsvEncoding } from './text.ts'
 
 /** Most frequent values reported per column. */
@@ -57,21 +59,31 @@ function capped (text: string, alreadyCut: boolean): { text: string, cut: boolea
   return { text: whole.slice(0, end), cut: true }
 }
 
-/** Reads `len` raw bytes at file offset `off`. */
-export type RawReader = (off: number, len: number) => Promise<Buffer>
+export type { RawReader } from './piece-reader.ts'
 
-/** Builds the reported profile of a column from its running statistics. */
-export async function finalizeColumn (name: string, c: ColumnStats, encoding: CsvEncoding, read: RawReader): Promise<ColumnProfile> {
+// Where a value read back from the file goes: the column's min (-1), max (-2) or its k-th top value (k >= 0).
+const MIN_SLOT = -1
+const MAX_SLOT = -2
+
+/** Raw reads still to make for a batch of columns: offset and length pairs, and where each one's text goes. */
+interface Reads { pieces: number[], longer: boolean[], columns: number[], slots: number[], cut: boolean[] }
+
+/**
+ * The reported profile of a column from its running statistics, except the values that are read back from the file
+ * (datetime extremes, top values): those are left empty and their reads added to `reads`, for column `index`.
+ */
+function settleColumn (name: string, c: ColumnStats, encoding: CsvEncoding, index: number, reads: Reads): ColumnProfile {
   const type = typeFromMask(c.mask)
   const numeric = type === 'integer' || type === 'number'
   let min: string | null = null
   let max: string | null = null
   let cut = false
   // Reads at most what can be reported of a raw cell (a 50 MB one is not read whole).
-  const readCapped = async (off: number, len: number): Promise<string> => {
-    const text = capped(decodeRawCell(await read(off, Math.min(len, KEPT_VALUE_BYTES)), encoding), len > KEPT_VALUE_BYTES)
-    cut ||= text.cut
-    return text.text
+  const readLater = (off: number, len: number, slot: number): void => {
+    reads.pieces.push(off, Math.min(len, KEPT_VALUE_BYTES))
+    reads.longer.push(len > KEPT_VALUE_BYTES)
+    reads.columns.push(index)
+    reads.slots.push(slot)
   }
   const cap = (text: string, alreadyCut: boolean): string => {
     const out = capped(text, alreadyCut)
@@ -88,8 +100,8 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
       min = new Date(c.tMin).toISOString().slice(0, 10)
       max = new Date(c.tMax).toISOString().slice(0, 10)
     } else if (type === 'datetime') {
-      min = await readCapped(c.tMinOff, c.tMinLen)
-      max = await readCapped(c.tMaxOff, c.tMaxLen)
+      readLater(c.tMinOff, c.tMinLen, MIN_SLOT)
+      readLater(c.tMaxOff, c.tMaxLen, MAX_SLOT)
     } else {
       min = cap(decodeBytes(c.sMin, 0, c.sMinLen, encoding), c.sMinLen >= KEPT_VALUE_BYTES)
       max = cap(decodeBytes(c.sMax, 0, c.sMaxLen, encoding), c.sMaxLen >= KEPT_VALUE_BYTES)
@@ -97,8 +109,10 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
   }
   const topValues: TopValue[] = []
   for (const t of c.values.top(TOP_VALUES)) {
-    topValues.push({ value: await readCapped(t.offset, t.length), count: t.count })
+    readLater(t.offset, t.length, topValues.length)
+    topValues.push({ value: '', count: t.count })
   }
+  reads.cut[index] = cut
   const isString = type === 'string' && c.count > 0
   return {
     name,
@@ -117,4 +131,36 @@ export async function finalizeColumn (name: string, c: ColumnStats, encoding: Cs
     topValuesIsEstimate: c.values.approximate,
     ...(cut ? { truncated: true as const } : {})
   }
+}
+
+/** Raw reads per batch: bounds the memory of the bytes read back whatever the width (each read is at most ~1 KB). */
+const BATCH_PIECES = 65_536
+
+/**
+ * The reported profiles of columns `cols` (named `names`) of the file `fh`. Their statistics are used first, for every
+ * column, then `release` is called (the caller frees them) before the values are read back from the file in a few
+ * large reads (see `readPieces`): a 30,000-column file's tables are not held while its profile is completed.
+ */
+export async function finalizeColumns (names: string[], cols: ColumnStats[], encoding: CsvEncoding, fh: FileHandle, release: () => void = () => {}): Promise<ColumnProfile[]> {
+  const reads: Reads = { pieces: [], longer: [], columns: [], slots: [], cut: [] }
+  const out = cols.map((c, i) => settleColumn(names[i]!, c, encoding, i, reads))
+  release()
+  const n = reads.columns.length
+  for (let first = 0; first < n; first += BATCH_PIECES) {
+    const last = Math.min(n, first + BATCH_PIECES)
+    const read = await readPieces(fh, reads.pieces.slice(2 * first, 2 * last))
+    for (let k = first; k < last; k++) {
+      const i = reads.columns[k]!
+      const slot = reads.slots[k]!
+      const text = capped(decodeRawCell(await read(reads.pieces[2 * k]!, reads.pieces[2 * k + 1]!), encoding), reads.longer[k]!)
+      if (text.cut) reads.cut[i] = true
+      const p = out[i]!
+      if (slot === MIN_SLOT) p.min = text.text
+      else if (slot === MAX_SLOT) p.max = text.text
+      else p.topValues[slot]!.value = text.text
+    }
+  }
+  // Same key order as a profile built whole: `truncated` last.
+  for (let i = 0; i < out.length; i++) if (reads.cut[i] === true && out[i]!.truncated === undefined) out[i]!.truncated = true
+  return out
 }

@@ -2,6 +2,8 @@
 // the columns of very wide files (see `hllPrecisionFor`), and Ertl's improved estimator ("New cardinality estimation
 // algorithms for HyperLogLog sketches", 2017), which is unbiased over the whole range without empirical bias tables.
 
+import type { TableArena } from './table-arena.ts'
+
 /** Most registers (as a power of two): what every column of a file up to a few hundred columns gets. */
 export const MAX_PRECISION = 15
 /** Fewest registers (as a power of two): 128 registers, ~9% standard error. */
@@ -14,7 +16,7 @@ export class HyperLogLog {
   readonly #p: number
   readonly #lowMask: number
 
-  /** A sketch of 2^`precision` registers, or of the given ones (their number sets the precision). */
+  /** A sketch of 2^`precision` registers, or of the given ones (their number sets the precision); see `inArena`. */
   constructor (registers?: Uint8Array, precision = MAX_PRECISION) {
     this.registers = registers ?? new Uint8Array(1 << precision)
     this.#p = Math.log2(this.registers.length)
@@ -55,6 +57,12 @@ export class HyperLogLog {
   /** Registers as base64 (for checkpoints). */
   toBase64 (): string {
     return Buffer.from(this.registers.buffer, this.registers.byteOffset, this.registers.byteLength).toString('base64')
+  }
+
+  /** An empty sketch of 2^`precision` registers, a view into `arena` (see TableArena). */
+  static inArena (arena: TableArena, precision: number): HyperLogLog {
+    const { buffer, offset } = arena.take(1 << precision)
+    return new HyperLogLog(new Uint8Array(buffer, offset, 1 << precision))
   }
 
   /** Sketch restored from `toBase64` output. */

@@ -82,6 +82,11 @@ export interface ParallelProfileOptions {
    * profile is sent back: a wide profile is not cloned again to a Parquet task. `written` gets the files.
    */
   parquet?: { dir: string, written: (files: ParquetOutput[]) => void }
+  /**
+   * The column profiles come back as the JSON text of the `columnStats` array (`CsvProfile.columnStatsJson`, UTF-8) and
+   * `columnStats` is empty: a very wide profile is never thousands of objects on this thread. Default false.
+   */
+  columnsJson?: boolean
   /** Told once all ranges are profiled: how many, and how many had to be profiled again from their true start. */
   onRanges?: (info: { ranges: number, reprofiled: number }) => void
 }
@@ -238,7 +243,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       maxRowBytes: opts.maxRowBytes ?? MAX_ROW_BYTES,
       stateDir,
       control,
-      finalize: ranges.length === 1 ? { header: [...preview.header], parquet: parquetRequest() } : undefined
+      finalize: ranges.length === 1 ? { header: [...preview.header], parquet: parquetRequest(), columnsJson: opts.columnsJson } : undefined
     }
     r.control = new Int32Array(control)
     if (failure !== undefined || signal?.aborted === true) Atomics.or(r.control, 0, CONTROL_ABORT)
@@ -304,7 +309,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
     let merged = only
     if (merged === undefined) {
       const states = ranges.map((r) => r.ref!)
-      const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states, parquet: parquetRequest() }
+      const merge: MergeTask = { kind: 'merge', path, options, header: [...preview.header], stateDir, states, parquet: parquetRequest(), columnsJson: opts.columnsJson }
       const done = await pool.run(merge, undefined, states.flatMap((s) => 'bytes' in s ? [s.bytes.buffer as ArrayBuffer] : []))
       merged = done.profile as MergedProfile
       if (done.files !== undefined) opts.parquet?.written(done.files as ParquetOutput[])
@@ -323,6 +328,7 @@ export async function profileCsvParallel (path: string, preview: CsvPreview, opt
       malformedLines: merged.malformedLines,
       durationMs: elapsedBefore + performance.now() - started,
       columnStats: merged.columnStats,
+      ...(merged.columnsJson !== undefined ? { columnStatsJson: merged.columnsJson } : {}),
       sample: merged.sample
     }
   } catch (err) {

@@ -4,7 +4,7 @@
 import { open } from 'node:fs/promises'
 import { checkCheckpoint, CHECKPOINT_VERSION, type ProfileCheckpoint } from './checkpoint.ts'
 import { CsvError, CsvErrorCode } from './errors.ts'
-import { finalizeColumn, type ColumnProfile } from './finalize.ts'
+import { finalizeColumns, type ColumnProfile } from './finalize.ts'
 import { RowProcessor } from './row-processor.ts'
 import { scanRange } from './range-scan.ts'
 import { tableBytes } from './range-split.ts'
@@ -77,8 +77,10 @@ export interface CsvProfile {
   malformedLines: number[]
   /** Profiling time, summed over resumed runs. */
   durationMs: number
-  /** Per-column statistics, in header order. */
+  /** Per-column statistics, in header order (empty when asked for as JSON, see `columnStatsJson`). */
   columnStats: ColumnProfile[]
+  /** The JSON text (UTF-8) of the per-column statistics' array, when `profileCsvParallel` was asked for it (`columnsJson`). */
+  columnStatsJson?: Uint8Array
   /** The first data rows, null for empty cells. */
   sample: Array<Array<string | null>>
 }
@@ -193,13 +195,8 @@ export async function profileCsv (path: string, preview: CsvPreview, opts: Profi
       onChunk: report
     })
 
-    const read = async (off: number, n: number): Promise<Buffer> => {
-      const b = Buffer.alloc(n)
-      await fh.read(b, 0, n, off)
-      return b
-    }
-    const columnStats: ColumnProfile[] = []
-    for (let i = 0; i < ncols; i++) columnStats.push(await finalizeColumn(preview.header[i]!, proc.cols[i]!, encoding, read))
+    // The tables of a very wide file go at once (see RowProcessor.release), not at the caller's next collection.
+    const columnStats = await finalizeColumns(preview.header, proc.cols, encoding, fh, () => { proc.release() })
     return {
       delimiter: preview.delimiter,
       encoding,

@@ -9,7 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
-import { finalizeColumn } from './finalize.ts'
+import { finalizeColumns } from './finalize.ts'
 import { scanRange } from './range-scan.ts'
 import { RowProcessor, type RowProcessorState } from './row-processor.ts'
 import { CONTROL_ABORT, CONTROL_SNAPSHOT, type MergedProfile, type MergeTask, type ParquetRequest, type ParquetTask, type RangeTask, type StateRef } from './worker-protocol.ts'
@@ -55,24 +55,31 @@ function publish (t: RangeTask, proc: RowProcessor, name: string): { bytes: Uint
 
 /**
  * A snapshot written to the state folder a column at a time (the same JSON as `toState`): the state of a 30,000-column
- * file is never whole in memory, as objects and then as one string, at once.
+ * file is never whole in memory, as objects and then as one string, at once. Each column's text goes straight into one
+ * reused byte buffer, so it dies young: text gathered into a megabyte string lived long enough to be promoted, and a
+ * checkpoint every 2 s kept ~100 MB of old garbage around.
  */
 function writeStateByColumn (dir: string, name: string, proc: RowProcessor): void {
   const tmp = join(dir, `${name}.tmp`)
   const fd = openSync(tmp, 'w')
   try {
+    const out = Buffer.allocUnsafe(1 << 20)
+    let used = 0
+    const flush = (bytes: Uint8Array, n: number): void => {
+      for (let off = 0; off < n;) off += writeSync(fd, bytes, off, n - off)
+    }
     const write = (text: string): void => {
-      const bytes = encoder.encode(text)
-      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off)
+      // At most 3 bytes per UTF-16 code unit.
+      if (used + text.length * 3 > out.length) { flush(out, used); used = 0 }
+      if (text.length * 3 > out.length) { const bytes = encoder.encode(text); flush(bytes, bytes.length); return }
+      used += out.write(text, used)
     }
     const { columns: _none, ...rest } = proc.toState({ columns: false })
     // `columns` last, empty: the text up to its `[`, then each column's state, then `]}`.
-    let pending = JSON.stringify({ ...rest, columns: [] }).slice(0, -2)
-    for (let i = 0; i < proc.cols.length; i++) {
-      pending += (i === 0 ? '' : ',') + JSON.stringify(proc.cols[i]!.toState())
-      if (pending.length > 1 << 20) { write(pending); pending = '' }
-    }
-    write(pending + ']}')
+    write(JSON.stringify({ ...rest, columns: [] }).slice(0, -2))
+    for (let i = 0; i < proc.cols.length; i++) write((i === 0 ? '' : ',') + JSON.stringify(proc.cols[i]!.toState()))
+    write(']}')
+    flush(out, used)
     fsyncSync(fd)
   } finally {
     closeSync(fd)
@@ -117,7 +124,8 @@ async function runRange (t: RangeTask): Promise<unknown> {
       const rows = proc.rows + proc.malformedRows
       const profile = await profileOf(proc, t.finalize.header, t.options, fh)
       proc = null
-      return { kind: 'done', end, rows, headerPending: false, profile, files: await parquetOf(profile, t.finalize.parquet) }
+      const files = await parquetOf(profile, t.finalize.parquet)
+      return { kind: 'done', end, rows, headerPending: false, profile: asJson(profile, t.finalize.columnsJson), files, retire: retires(t.options.columns) }
     }
     const { bytes, file } = publish(t, proc, `range-${t.index}-done.json`)
     return { kind: 'done', end, rows: proc.rows + proc.malformedRows, headerPending: proc.headerPending, bytes, file }
@@ -128,13 +136,8 @@ async function runRange (t: RangeTask): Promise<unknown> {
 
 /** The reported part of a profile from the statistics of the whole file, reading back values. */
 async function profileOf (proc: RowProcessor, header: string[], options: RangeTask['options'], fh: FileHandle): Promise<MergedProfile> {
-  const read = async (off: number, n: number): Promise<Buffer> => {
-    const b = Buffer.alloc(n)
-    await fh.read(b, 0, n, off)
-    return b
-  }
-  const columnStats = []
-  for (let i = 0; i < header.length; i++) columnStats.push(await finalizeColumn(header[i]!, proc.cols[i]!, options.encoding, read))
+  // The statistics are freed as soon as they are read, before the values are read back (RowProcessor.release).
+  const columnStats = await finalizeColumns(header, proc.cols, options.encoding, fh, () => { proc.release() })
   return { rows: proc.rows, malformedRows: proc.malformedRows, malformedLines: proc.malformedLines, sample: proc.sample, columnStats }
 }
 
@@ -146,10 +149,29 @@ async function runMerge (t: MergeTask): Promise<unknown> {
     const profile = await profileOf(states[0]!, t.header, t.options, fh)
     // The statistics are not needed by the Parquet stage.
     states.length = 0
-    return { kind: 'done', profile, files: await parquetOf(profile, t.parquet) }
+    const files = await parquetOf(profile, t.parquet)
+    return { kind: 'done', profile: asJson(profile, t.columnsJson), files, retire: retires(t.options.columns) }
   } finally {
     await fh.close()
   }
+}
+
+/** Columns from which a finalizing worker asks to end once done (`retire`). */
+const RETIRE_COLUMNS = 1000
+
+/**
+ * Whether the worker that finalized a profile of `columns` columns should end rather than idle: a wide profile's
+ * finalize and Parquet writing leave ~100-200 MB of garbage in its heap that V8 keeps for a while, while the job
+ * writes its outputs (a new worker starts in ~30 ms).
+ */
+function retires (columns: number): boolean {
+  return columns >= RETIRE_COLUMNS
+}
+
+/** The profile with its column profiles as JSON bytes when asked (`columnsJson`), else as it is. */
+function asJson (profile: MergedProfile, columnsJson: boolean | undefined): MergedProfile {
+  if (columnsJson !== true) return profile
+  return { ...profile, columnStats: [], columnsJson: encoder.encode(JSON.stringify(profile.columnStats)) }
 }
 
 /** Writes the Parquet outputs of a finalized profile when asked (the statistics it came from are no longer referenced). */
@@ -172,8 +194,10 @@ parentPort!.on('message', (task: RangeTask | MergeTask | ParquetTask) => {
     ? runRange(task)
     : task.kind === 'merge' ? runMerge(task) : runParquet(task)
   run.then((m) => {
-    const bytes = (m as { bytes?: Uint8Array }).bytes
-    parentPort!.postMessage(m, bytes === undefined ? [] : [bytes.buffer as ArrayBuffer])
+    // State bytes and column JSON are moved, not copied.
+    const { bytes, profile } = m as { bytes?: Uint8Array, profile?: MergedProfile }
+    const transfer = [bytes, profile?.columnsJson].flatMap((b) => b === undefined ? [] : [b.buffer as ArrayBuffer])
+    parentPort!.postMessage(m, transfer)
   }, (err: unknown) => {
     const e = err as Error & { code?: string }
     parentPort!.postMessage(err instanceof Aborted

@@ -3,6 +3,7 @@
 
 import { ColumnStats, type ColumnStatsState } from './column-stats.ts'
 import { FIELD_ESCAPED, FIELD_PLAIN, ROW_OK, RowScanner, skipLine, unescapeInto } from './scanner.ts'
+import { TableArena } from './table-arena.ts'
 import { decodeCell, type CsvEncoding } from './text.ts'
 
 /** Longest sample cell kept, in characters: the sample shows what a column holds, not a 50 MB cell whole. */
@@ -64,6 +65,7 @@ export class RowProcessor {
   readonly #ncols: number
   readonly #encoding: CsvEncoding
   readonly #sampleRows: number
+  readonly #arena = new TableArena()
   #scratch = Buffer.allocUnsafe(1024)
 
   constructor (o: RowProcessorOptions, state?: RowProcessorState) {
@@ -73,7 +75,8 @@ export class RowProcessor {
     this.#sampleRows = o.sampleRows
     this.#sc = new RowScanner(o.delimiter.charCodeAt(0), o.columns + 1)
     if (state === undefined) {
-      this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8, o.columns))
+      // One arena for the whole range: only the small fixed tables of a very wide file's columns go there.
+      this.cols = Array.from({ length: o.columns }, () => new ColumnStats(o.distinctCap, utf8, o.columns, this.#arena))
       this.headerPending = o.header ?? true
       this.line = o.line ?? 1
     } else {
@@ -167,6 +170,14 @@ export class RowProcessor {
     }
     this.consumed = consumed
     return p
+  }
+
+  /**
+   * Frees the column tables held in the range's arena at once (see TableArena.release): the statistics are unusable
+   * afterwards. For a finished profile whose result is built.
+   */
+  release (): void {
+    this.#arena.release()
   }
 
   /** JSON-serializable state (`columns: false`: with an empty `columns`). */

@@ -6,6 +6,7 @@
 
 import { capacityFor, CountTable } from './count-table.ts'
 import { HyperLogLog, MAX_PRECISION, MIN_PRECISION } from './hll.ts'
+import type { TableArena } from './table-arena.ts'
 
 /** Where a counted value first occurs in the file, and how often it was counted. */
 export interface CountedValue { count: number, offset: number, length: number }
@@ -18,9 +19,9 @@ export interface ValueCounterState {
   hll: string | null
 }
 
-/** A HyperLogLog of 2^`precision` registers holding every value of `t`. */
-function hllOf (t: CountTable, precision: number): HyperLogLog {
-  const hll = new HyperLogLog(undefined, precision)
+/** A HyperLogLog of 2^`precision` registers holding every value of `t` (its registers in `arena` if given). */
+function hllOf (t: CountTable, precision: number, arena?: TableArena): HyperLogLog {
+  const hll = arena === undefined ? new HyperLogLog(undefined, precision) : HyperLogLog.inArena(arena, precision)
   const slots = t.slots
   for (let k = 0; k < t.size; k++) {
     const i = t.slotOf[k]!
@@ -66,14 +67,33 @@ export class ValueCounter {
 
   readonly #precision: number
   readonly #mg: number
+  /** Where the tables are allocated when none of them is ever replaced by a larger one (a small cap). */
+  readonly #arena: TableArena | undefined
 
-  /** Counts exactly up to `cap` distinct values; its sketches are sized for one of `columns` columns of a file. */
-  constructor (cap: number, columns = 1) {
+  /**
+   * Counts exactly up to `cap` distinct values; its sketches are sized for one of `columns` columns of a file. With
+   * `arena`, a counter whose first table is already large enough for its cap (a very wide file's) allocates its
+   * tables and sketch there: they are never grown, so nothing of the arena is left unused.
+   */
+  constructor (cap: number, columns = 1, arena?: TableArena) {
     this.cap = cap
     this.#precision = hllPrecisionFor(columns)
     this.#mg = mgEntriesFor(columns)
     // A small cap (a very wide file) starts small too: the table never grows past what the cap needs.
-    this.#table = new CountTable(Math.min(256, capacityFor(cap)))
+    const capacity = Math.min(256, capacityFor(cap))
+    this.#arena = capacity === capacityFor(cap) ? arena : undefined
+    // A table in the arena is never grown: up to 5/8 full (cap 39: 64 slots instead of 128), the same entries.
+    this.#table = this.#arena === undefined ? new CountTable(capacity) : new CountTable(capacityFor(Math.ceil((cap + 1) * 0.8)), this.#arena, this.#arenaEntries())
+  }
+
+  // Most entries an arena table ever holds: the cap and the one that passes it (exact), or the summary's.
+  #arenaEntries (): number {
+    return Math.max(this.cap + 1, this.#mg)
+  }
+
+  /** The arena the tables are in, if they are (see the constructor). */
+  get arena (): TableArena | undefined {
+    return this.#arena
   }
 
   /** True once distinct values passed `cap` (distinct and frequencies are estimates). */
@@ -111,7 +131,7 @@ export class ValueCounter {
     t.insertAtMiss(h1, h2, off, len, kind, num)
     if (t.size > this.cap) this.#toApproximate()
     // Grow 4x while small: fewer rehashes of the entries on the way to the cap.
-    else if (t.size * 2 > t.capacity) this.#table = t.grown(t.capacity * (t.capacity < 65536 ? 4 : 2))
+    else if (t.size * 2 > t.capacity && this.#arena === undefined) this.#table = t.grown(t.capacity * (t.capacity < 65536 ? 4 : 2))
   }
 
   /** Counts one value by its hashes; `off`/`len` locate its raw bytes in the file. */
@@ -121,7 +141,7 @@ export class ValueCounter {
       if (!t.add(h1, h2, 1, off, len)) return
       if (t.size > this.cap) this.#toApproximate()
       // Grow 4x while small: fewer rehashes of the entries on the way to the cap.
-      else if (t.size * 2 > t.capacity) this.#table = t.grown(t.capacity * (t.capacity < 65536 ? 4 : 2))
+      else if (t.size * 2 > t.capacity && this.#arena === undefined) this.#table = t.grown(t.capacity * (t.capacity < 65536 ? 4 : 2))
       return
     }
     this.#hll.add(h1, h2)
@@ -132,14 +152,14 @@ export class ValueCounter {
   #toApproximate (): void {
     const old = this.#table
     const slots = old.slots
-    this.#hll = hllOf(old, this.#precision)
+    this.#hll = hllOf(old, this.#precision, this.#arena)
     // The most frequent entries (ties: first seen) become the initial Misra-Gries counters,
     // inserted in file order to keep entry order = offset order.
     const keep = old.top(this.#mg).sort((a, b) => a - b)
     const capacity = capacityFor(this.#mg)
     // The table must hold the summary at half load; a much larger one is freed for a small one.
     if (old.capacity < capacity || old.capacity > 2 * capacity) {
-      const t = new CountTable(capacity)
+      const t = new CountTable(capacity, this.#arena, this.#arenaEntries())
       for (const k of keep) {
         const i = old.slotOf[k]!
         t.add(slots[i]!, slots[i + 1]!, slots[i + 2]! >>> 0, old.off[k]!, old.len[k]!)

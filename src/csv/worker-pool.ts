@@ -122,17 +122,24 @@ export class CsvWorkerPool {
     clearTimeout(slot.idleTimer)
     const { worker } = slot
     worker.ref()
-    const finish = (): void => {
+    // `retire`: the worker asked to end (its heap holds a wide profile's garbage), so it ends now rather than idle.
+    const finish = (retire = false): void => {
       worker.off('message', onMessage)
       worker.off('error', onError)
       worker.off('exit', onExit)
       slot.busy = false
       worker.unref()
-      slot.idleTimer = setTimeout(() => { void worker.terminate() }, this.#idleMs).unref()
+      if (retire) {
+        // Taken out now, so that the next task gets a new worker; the exit handler finds it gone.
+        this.#slots.delete(slot)
+        void worker.terminate()
+      } else {
+        slot.idleTimer = setTimeout(() => { void worker.terminate() }, this.#idleMs).unref()
+      }
       this.#dispatch()
     }
     const onMessage = (m: WorkerMessage): void => {
-      if (m.kind === 'done') { finish(); p.resolve(m); return }
+      if (m.kind === 'done') { finish(m.retire === true); p.resolve(m); return }
       if (m.kind === 'error') { finish(); p.reject(toError(m)); return }
       p.onMessage(m)
     }

@@ -37,7 +37,7 @@ export interface RangeTask {
   /** Int32Array[2]: CONTROL_* bits, and the checkpoint round a snapshot belongs to; set by the parent thread. */
   control: SharedArrayBuffer
   /** Set when this is the file's only range: the worker finalizes the profile itself (no merge task). */
-  finalize?: { header: string[], parquet?: ParquetRequest }
+  finalize?: { header: string[], parquet?: ParquetRequest, columnsJson?: boolean }
 }
 
 /**
@@ -57,7 +57,10 @@ export interface MergedProfile {
   malformedRows: number
   malformedLines: number[]
   sample: Array<Array<string | null>>
+  /** Empty when the profiles were asked for as JSON (`columnsJson`): they are then in `columnsJson`. */
   columnStats: ColumnProfile[]
+  /** The JSON text of the column profiles' array, in a transferred buffer (not 30,000 objects to clone). */
+  columnsJson?: Uint8Array
 }
 
 /** Merge the ranges' statistics and build the column profiles. */
@@ -70,6 +73,8 @@ export interface MergeTask {
   /** Statistics of every range, in file order. */
   states: StateRef[]
   parquet?: ParquetRequest
+  /** Send the column profiles back as the JSON text of their array (`MergedProfile.columnsJson`). */
+  columnsJson?: boolean
 }
 
 /** Write the Parquet outputs of a finished profile (`writeProfileParquet`) off the calling thread. */

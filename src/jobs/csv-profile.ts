@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../core/define-job.ts'
 import { checkpointBytes, CsvWorkerPool, profileCsvParallel, sniffCsv, writeProfileParquetOn, type CsvPreview, type ParallelCheckpoint, type ParquetOutput } from '../csv/index.ts'
+import { JsonText } from '../core/bounded-result.ts'
 import { ClientError } from '../errors.ts'
 
 const PARQUET = 'application/vnd.apache.parquet'
@@ -76,7 +77,9 @@ export function csvProfileJob (options: {
         },
         checkpointEveryMs: Math.max(1, options.checkpointEveryMs),
         onCheckpoint: (cp) => { void ctx.checkpoint(cp) },
-        parquet: { dir: workDir, written: (files) => { outputs = files } }
+        parquet: { dir: workDir, written: (files) => { outputs = files } },
+        // The columns come back as their JSON and go into the result as it is: never 30,000 objects on the event loop.
+        columnsJson: true
       }).catch(async (err: unknown) => {
         await rm(workDir, { recursive: true, force: true })
         throw err
@@ -84,15 +87,21 @@ export function csvProfileJob (options: {
       await rm(stateDir, { recursive: true, force: true })
       ctx.progress({ stage: 'writing', message: 'writing Parquet files' })
       try {
-        for (const output of outputs ?? await writeProfileParquetOn(pool, workDir, profile)) {
+        // The worker wrote them; if it did not, they are written from the profile, its columns parsed back.
+        const whole = (): typeof profile => profile.columnStatsJson === undefined ? profile : { ...profile, columnStats: JSON.parse(Buffer.from(profile.columnStatsJson).toString('utf8')) as typeof profile.columnStats }
+        for (const output of outputs ?? await writeProfileParquetOn(pool, workDir, whole())) {
           await ctx.artifact(output.name, createReadStream(output.path), { contentType: PARQUET })
         }
       } finally {
         await rm(workDir, { recursive: true, force: true })
       }
       ctx.progress({ stage: 'done', message: `${count.format(profile.rows)} rows, ${profile.columns} columns, ${count.format(profile.malformedRows)} malformed` })
-      const { sample, columnStats, ...summary } = profile
-      return { summary, columns: columnStats, resumedFromByte }
+      const { sample, columnStats, columnStatsJson, ...summary } = profile
+      if (columnStatsJson === undefined) return { summary, columns: columnStats, resumedFromByte }
+      // The same text as JSON.stringify({ summary, columns, resumedFromByte }).
+      const head = Buffer.from(`${JSON.stringify({ summary }).slice(0, -1)},"columns":`)
+      const tail = Buffer.from(`,"resumedFromByte":${JSON.stringify(resumedFromByte)}}`)
+      return new JsonText([head, columnStatsJson, tail])
     }
   }) as JobDefinition
 }

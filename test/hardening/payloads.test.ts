@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { test } from 'tap'
 import { Type } from 'typebox'
+import { JsonText } from '../../src/core/bounded-result.ts'
 import { defineJob, type JobDefinition } from '../../src/core/define-job.ts'
 import { AUTH, build, startJob, waitForState } from '../helper.ts'
 import { multipartBody } from './multipart.ts'
@@ -13,6 +14,16 @@ const bigResult = defineJob({
   type: 'big-result',
   input: Type.Object({ kib: Type.Integer() }),
   async run (ctx) { return { text: 'x'.repeat(ctx.input.kib * KiB) } }
+}) as JobDefinition
+// The same result as big-result, handed over as its JSON text.
+const jsonResult = defineJob({
+  type: 'json-result',
+  input: Type.Object({ kib: Type.Integer() }),
+  async run (ctx) {
+    // In three pieces, cut inside a two-byte character: they are joined as bytes, never decoded apart.
+    const text = Buffer.from(JSON.stringify({ text: 'é'.repeat(ctx.input.kib * KiB / 2) }))
+    return new JsonText([text.subarray(0, 10), text.subarray(10, 1000), text.subarray(1000)])
+  }
 }) as JobDefinition
 const badResult = defineJob({ type: 'bad-result', input: Type.Object({}), async run () { return { n: 10n } } }) as JobDefinition
 const echo = defineJob({ type: 'echo', input: Type.Object({}, { additionalProperties: true }), async run (ctx) { return ctx.input } }) as JobDefinition
@@ -81,6 +92,20 @@ test('a result past JOBCAST_MAX_RESULT_BYTES is stored as the artifact result.js
   t.equal(failed.state, 'failed', 'a result that is no JSON fails the job instead of leaving it half-written')
   t.equal(failed.error?.code, 'RESULT_NOT_SERIALIZABLE')
   t.not(failed.finishedAt, null)
+})
+
+test('a result given as JSON text (JsonText) is kept parsed within the cap, else written as result.json byte for byte', async (t) => {
+  const app = await build(t, { maxResultBytes: 8 * KiB }, [jsonResult])
+  const small = await startJob(app, 'alice', 'json-result', { kib: 4 })
+  t.same((await waitForState(app, 'alice', small.id, 'completed')).result, { text: 'é'.repeat(2 * KiB) }, 'within the cap: the parsed value')
+
+  const big = await startJob(app, 'alice', 'json-result', { kib: 64 })
+  const done = await waitForState(app, 'alice', big.id, 'completed')
+  const text = JSON.stringify({ text: 'é'.repeat(32 * KiB) })
+  t.same(done.result, { truncated: true, artifact: 'result.json', bytes: Buffer.byteLength(text) }, 'the size is in bytes (UTF-8)')
+  const whole = await app.inject({ method: 'GET', url: `/api/jobs/${big.id}/artifacts/result.json`, headers: AUTH.alice })
+  t.equal(whole.statusCode, 200)
+  t.equal(whole.body, text, 'the artifact holds the very text')
 })
 
 test('bad bodies are 4xx with a code: Content-Encoding (415), multipart without boundary or truncated (400), 406', async (t) => {

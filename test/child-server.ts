@@ -30,9 +30,9 @@ export const CLI = ['--import', 'tsx', 'src/cli.ts']
  * Starts `jobcast serve` (the `npm start` entry, from src/) with `env` and `args` on a free port and resolves once it
  * logs that it listens. Killed on teardown.
  */
-export async function startChildServer (t: Teardown, env: Record<string, string>, args: string[] = []): Promise<ChildServer> {
+export async function startChildServer (t: Teardown, env: Record<string, string>, args: string[] = [], cli: string[] = CLI): Promise<ChildServer> {
   const port = await freePort()
-  const child = spawn(process.execPath, [...CLI, 'serve', ...args], {
+  const child = spawn(process.execPath, [...cli, 'serve', ...args], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })

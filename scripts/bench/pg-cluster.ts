@@ -8,7 +8,10 @@
 // completions cross nodes), BullMQ through QueueEvents (Redis streams), pg-boss by polling (it has no events:
 // its job table every 10 ms for the throughput, getJobById every 5 ms for a latency).
 //
-//   node --import tsx scripts/bench/pg-cluster.ts   (env: N=3000 LAT=200 NODES=1,2,3 CONC=16 INFLIGHT=50
+// USERS (default 1): jobcast's starts go round-robin over that many users (one SSE stream each on node 1); an
+// owner's events are ordered by a row lock of that owner, which every commit carrying one of its events takes.
+//
+//   node --import tsx scripts/bench/pg-cluster.ts   (env: N=3000 LAT=200 NODES=1,2,3 CONC=16 INFLIGHT=50 USERS=1
 //     SYSTEMS=jobcast,pgboss,bullmq REDIS_PORT=6379 BULLMQ_DIR=/work/shared/bench/bullmq; PostgreSQL on 127.0.0.1:5432)
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createRequire } from 'node:module'
@@ -25,6 +28,7 @@ const LAT = envInt('LAT', 200)
 const NODES = envInts('NODES', [1, 2, 3])
 const CONC = envInt('CONC', 16)
 const INFLIGHT = envInt('INFLIGHT', 50)
+const USERS = envInt('USERS', 1)
 const SYSTEMS = (process.env.SYSTEMS ?? 'jobcast,pgboss,bullmq').split(',')
 const REDIS_PORT = envInt('REDIS_PORT', 6379)
 const BULLMQ_DIR = process.env.BULLMQ_DIR ?? '/work/shared/bench/bullmq'
@@ -83,21 +87,21 @@ async function measure (system: string, nodes: number, driver: Driver): Promise<
 
 async function jobcast (nodes: number): Promise<Row> {
   const db = await createDatabase()
-  const cluster = await startNodes(db.url, nodes, { JOBCAST_CONCURRENCY: String(CONC) })
-  const sse = await openSse(`${cluster[0]!.url}/api/events`, { headers: cluster[0]!.auth })
+  const cluster = await startNodes(db.url, nodes, { JOBCAST_CONCURRENCY: String(CONC) }, USERS)
+  const streams = await Promise.all(Array.from({ length: USERS }, async (_, u) => await openSse(`${cluster[0]!.url}/api/events`, { headers: cluster[0]!.authOf(u) })))
   const listeners: Array<(id: string, at: number) => void> = []
-  const reading = (async () => {
+  const reading = Promise.all(streams.map(async (sse) => {
     for (;;) {
       const e = await sse.next((event) => event.event === 'completed')
       const at = performance.now()
       const { id } = JSON.parse(e.data) as { id: string }
       for (const l of listeners) l(id, at)
     }
-  })().catch(() => {}) // ends with the stream
+  })).catch(() => {}) // ends with the streams
   let stopped: Promise<void> | undefined
   const stop = async (): Promise<void> => {
     stopped ??= (async () => {
-      await sse.close()
+      await Promise.all(streams.map(async (sse) => { await sse.close() }))
       await reading
       await Promise.all(cluster.map(async (n) => { await n.stop() }))
       await db.drop()
@@ -108,7 +112,7 @@ async function jobcast (nodes: number): Promise<Row> {
   const row = await measure('jobcast', nodes, {
     start: async (i) => {
       const node = cluster[i % nodes]!
-      const res = await fetch(`${node.url}/api/jobs/noop`, { method: 'POST', headers: { ...node.auth, 'content-type': 'application/json' }, body: '{}' })
+      const res = await fetch(`${node.url}/api/jobs/noop`, { method: 'POST', headers: { ...node.authOf(Math.floor(i / nodes) % USERS), 'content-type': 'application/json' }, body: '{}' })
       if (res.status !== 202) throw new Error(`start answered ${res.status}: ${await res.text()}`)
       return (await res.json() as { id: string }).id
     },

@@ -32,13 +32,18 @@ export interface BenchNode {
   url: string
   /** The bench user's Authorization header. */
   auth: Record<string, string>
+  /** The Authorization header of bench user `i` (0 is `bench`; see `users` of startNodes). */
+  authOf: (i: number) => Record<string, string>
   stop: () => Promise<void>
 }
 
 const TOKEN = 'bench-token-0000000001'
+// The token of bench user i: `bench` for 0, `bench<i>` after.
+const tokenOf = (i: number): string => i === 0 ? TOKEN : `bench-token-${String(i).padStart(10, '0')}`
+const userOf = (i: number): string => i === 0 ? 'bench' : `bench${i}`
 
 /** Starts `count` nodes on `databaseUrl` with the benchmark job types (no-op, tick); resolves once all answer /healthz. */
-export async function startNodes (databaseUrl: string, count: number, env: Record<string, string> = {}): Promise<BenchNode[]> {
+export async function startNodes (databaseUrl: string, count: number, env: Record<string, string> = {}, users = 1): Promise<BenchNode[]> {
   const root = mkdtempSync(join(tmpdir(), 'jobcast-bench-'))
   return await Promise.all(Array.from({ length: count }, async (_, i) => {
     const id = `n${i + 1}`
@@ -55,7 +60,7 @@ export async function startNodes (databaseUrl: string, count: number, env: Recor
         JOBCAST_NODE_ID: id,
         JOBCAST_DATA_DIR: join(root, id),
         JOBCAST_FILES_DIR: join(root, 'files'),
-        JOBCAST_TOKENS: `bench:${TOKEN}`,
+        JOBCAST_TOKENS: Array.from({ length: users }, (_, u) => `${userOf(u)}:${tokenOf(u)}`).join(','),
         JOBCAST_USER_CONCURRENCY: '10000',
         JOBCAST_MAX_QUEUED_PER_USER: '10000000',
         // One bench user starts every job: the per-user start limit (1200 a minute by default) would answer 429.
@@ -76,6 +81,7 @@ export async function startNodes (databaseUrl: string, count: number, env: Recor
       id,
       url,
       auth: { authorization: `Bearer ${TOKEN}` },
+      authOf: (u) => ({ authorization: `Bearer ${tokenOf(u)}` }),
       stop: async () => {
         // CPU_REPORT=1: the node's CPU seconds (user + system) to stderr, before it is stopped.
         if (process.env.CPU_REPORT === '1') {

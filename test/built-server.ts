@@ -21,3 +21,10 @@ export async function buildServer (t: Teardown): Promise<string[]> {
   await run(process.execPath, ['scripts/build.mjs'], { cwd: work, timeout: 180_000 })
   return [join(work, 'dist', 'cli.js')]
 }
+
+/**
+ * The environment a built server is started with beside the test's own: without the test runner's NODE_OPTIONS,
+ * whose `--import` of its process tracker runs a module-loader thread in every child (~45 MiB idle, ~120 MiB at a
+ * 30,000-column profile's peak) that `npm start` never has.
+ */
+export const AS_STARTED_ENV = { NODE_OPTIONS: '' }

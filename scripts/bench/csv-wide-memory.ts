@@ -41,7 +41,7 @@ const profile = await profileCsvParallel(path, preview, {
 })
 mark('result')
 const { sample: _sample, columnStats: _columns, columnStatsJson, ...summary } = profile
-writeFileSync(join(out, 'result.json'), Buffer.concat([Buffer.from(`${JSON.stringify({ summary }).slice(0, -1)},"columns":`), columnStatsJson ?? Buffer.from('[]'), Buffer.from(',"resumedFromByte":0}')]))
+writeFileSync(join(out, 'result.json'), Buffer.concat([Buffer.from(`${JSON.stringify({ summary }).slice(0, -1)},"columns":`), ...columnStatsJson ?? [Buffer.from('[]')], Buffer.from(',"resumedFromByte":0}')]))
 mark('end')
 clearInterval(timer)
 await pool.close()

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { ClientError } from '../errors.ts'
 import type { FileStore } from '../ports/file-store.ts'
@@ -6,6 +7,7 @@ import type { JobStore } from '../ports/job-store.ts'
 import type { BatchSummary } from '../schemas/batch.ts'
 import type { JobSummary, JobView, JobViews } from '../schemas/job.ts'
 import type { BatchQueries } from './batch-queries.ts'
+import { InputPreviewCache } from './input-preview-cache.ts'
 import { TERMINAL_STATES, type ArtifactRecord, type JobQuery, type JobRecord } from './model.ts'
 
 /** How long a finished job stays in the polling and stream snapshots. */
@@ -16,6 +18,12 @@ export interface Snapshot {
   cursor: string
   jobs: JobSummary[]
   batches: BatchSummary[]
+}
+
+/** A job's full view as JSON bytes, and the ETag of exactly those bytes. */
+export interface ViewJson {
+  json: Buffer
+  etag: string
 }
 
 /** A page of jobs. */
@@ -31,6 +39,7 @@ export class JobQueries {
   readonly #files: FileStore
   readonly #views: JobViews
   readonly #batches: BatchQueries | undefined
+  readonly #inputsAndPreviews = new InputPreviewCache()
 
   constructor (options: { store: JobStore, events: JobEvents, files: FileStore, views: JobViews, batches?: BatchQueries }) {
     this.#batches = options.batches
@@ -50,6 +59,21 @@ export class JobQueries {
   async view (owner: string, id: string): Promise<JobView | undefined> {
     const job = await this.get(owner, id)
     return job === undefined ? undefined : this.#views.full(job, await this.#artifactsOf(job))
+  }
+
+  /**
+   * The full view of the owner's job as JSON, what `view` serializes to: the job is read without its input and
+   * preview, which are kept as bytes once read (they never change), so polling a job with a big preview reads and
+   * builds no big string.
+   */
+  async viewJson (owner: string, id: string): Promise<ViewJson | undefined> {
+    const job = await this.#store.peek(id)
+    if (job?.owner !== owner) return undefined
+    const end = await this.#inputsAndPreviews.get(id, async () => await this.#store.get(id))
+    if (end === undefined) return undefined
+    const head = Buffer.from(JSON.stringify(this.#views.summary(job, await this.#artifactsOf(job))).slice(0, -1))
+    const json = Buffer.concat([head, end])
+    return { json, etag: `"${createHash('sha1').update(json).digest('base64url')}"` }
   }
 
   /** The full view of a job record (a start's answer). */

@@ -78,8 +78,8 @@ export interface JobRecord {
   version: number
 }
 
-/** The fields a write may change. */
-export type JobPatch = Partial<Omit<JobRecord, 'id' | 'owner' | 'type' | 'createdAt' | 'version'>>
+/** The fields a write may change: not the input nor the preview, which readers may keep once read. */
+export type JobPatch = Partial<Omit<JobRecord, 'id' | 'owner' | 'type' | 'createdAt' | 'version' | 'input' | 'preview'>>
 
 /** A file a job produced. */
 export interface ArtifactRecord {

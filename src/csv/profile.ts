@@ -79,8 +79,11 @@ export interface CsvProfile {
   durationMs: number
   /** Per-column statistics, in header order (empty when asked for as JSON, see `columnStatsJson`). */
   columnStats: ColumnProfile[]
-  /** The JSON text (UTF-8) of the per-column statistics' array, when `profileCsvParallel` was asked for it (`columnsJson`). */
-  columnStatsJson?: Uint8Array
+  /**
+   * The JSON text (UTF-8) of the per-column statistics' array in consecutive pieces, when `profileCsvParallel` was
+   * asked for it (`columnsJson`).
+   */
+  columnStatsJson?: Uint8Array[]
   /** The first data rows, null for empty cells. */
   sample: Array<Array<string | null>>
 }

@@ -60,7 +60,7 @@ export interface MergedProfile {
   /** Empty when the profiles were asked for as JSON (`columnsJson`): they are then in `columnsJson`. */
   columnStats: ColumnProfile[]
   /** The JSON text of the column profiles' array, in a transferred buffer (not 30,000 objects to clone). */
-  columnsJson?: Uint8Array
+  columnsJson?: Uint8Array[]
 }
 
 /** Merge the ranges' statistics and build the column profiles. */

@@ -88,7 +88,7 @@ export function csvProfileJob (options: {
       ctx.progress({ stage: 'writing', message: 'writing Parquet files' })
       try {
         // The worker wrote them; if it did not, they are written from the profile, its columns parsed back.
-        const whole = (): typeof profile => profile.columnStatsJson === undefined ? profile : { ...profile, columnStats: JSON.parse(Buffer.from(profile.columnStatsJson).toString('utf8')) as typeof profile.columnStats }
+        const whole = (): typeof profile => profile.columnStatsJson === undefined ? profile : { ...profile, columnStats: JSON.parse(Buffer.concat(profile.columnStatsJson).toString('utf8')) as typeof profile.columnStats }
         for (const output of outputs ?? await writeProfileParquetOn(pool, workDir, whole())) {
           await ctx.artifact(output.name, createReadStream(output.path), { contentType: PARQUET })
         }
@@ -101,7 +101,7 @@ export function csvProfileJob (options: {
       // The same text as JSON.stringify({ summary, columns, resumedFromByte }).
       const head = Buffer.from(`${JSON.stringify({ summary }).slice(0, -1)},"columns":`)
       const tail = Buffer.from(`,"resumedFromByte":${JSON.stringify(resumedFromByte)}}`)
-      return new JsonText([head, columnStatsJson, tail])
+      return new JsonText([head, ...columnStatsJson, tail])
     }
   }) as JobDefinition
 }

@@ -50,6 +50,11 @@ export interface JobStore extends BatchStore, NotificationStore {
   insertOrGet (job: JobRecord, limits: { maxQueued: number }, event?: CommitEvent): Promise<InsertOutcome>
   get (id: string): Promise<JobRecord | undefined>
   /**
+   * The job as `list` gives it (no input, preview or checkpoint): for a reader that keeps those apart, since input
+   * and preview never change once inserted.
+   */
+  peek (id: string): Promise<JobRecord | undefined>
+  /**
    * The owner's jobs, newest first, without their input, preview and checkpoint (null): what lists show, so that a
    * page of jobs with big inputs is never read whole (`get` has them).
    */

@@ -83,13 +83,15 @@ export function jobStoreContract (t: Test, factory: JobStoreFactory): void {
     t.equal(await store.get('no-such-job'), undefined)
   })
 
-  t.test('list and recent leave out the input, preview and checkpoint (get has them); every other field as stored', async (t) => {
+  t.test('list, recent and peek leave out the input, preview and checkpoint (get has them); every other field as stored', async (t) => {
     const { store } = await open(t)
     const job = makeJob({ input: { big: 'x'.repeat(10_000) }, preview: { rows: [[1]] }, checkpoint: { offset: 3 } })
     await store.insertOrGet(job, { maxQueued: 10 })
     const listed = { ...job, input: null, preview: null, checkpoint: null }
     t.same(await store.list('alice', { limit: 10 }), [listed])
     t.same(await store.recent('alice', 0, 10), [listed])
+    t.same(await store.peek(job.id), listed)
+    t.equal(await store.peek('no-such-job'), undefined)
     t.same(await store.get(job.id), job)
   })
 

@@ -133,6 +133,11 @@ export class PgJobStore implements JobStore {
     return rows[0] === undefined ? undefined : toRecord(rows[0])
   }
 
+  async peek (id: string): Promise<JobRecord | undefined> {
+    const { rows } = await this.#query<JobRow>(`SELECT ${LIST_COLUMNS} FROM jobcast.jobs WHERE id = $1`, [id])
+    return rows[0] === undefined ? undefined : toRecord(rows[0])
+  }
+
   async list (owner: string, query: JobQuery): Promise<JobRecord[]> {
     const where = ['owner = $1']
     const params: unknown[] = [owner]

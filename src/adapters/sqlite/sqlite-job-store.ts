@@ -75,7 +75,7 @@ export class SqliteJobStore implements JobStore {
   #closed = false
   readonly #commit: (inserts: Map<string, { values: unknown[] }>, updates: Map<string, { columns: Map<string, unknown>, bumps: number }>, finishes: Map<string, { batchId: string | null, at: number }>) => void
   readonly #updateStatements = new Map<string, Statement>()
-  readonly #statements: Record<'insert' | 'byId' | 'byKey' | 'recent' | 'finishedBefore' | 'delete' | 'addArtifact' | 'artifacts' | 'version', Statement>
+  readonly #statements: Record<'insert' | 'byId' | 'peekById' | 'byKey' | 'recent' | 'finishedBefore' | 'delete' | 'addArtifact' | 'artifacts' | 'version', Statement>
   // Ids of the jobs that may have artifacts (a superset): a finished job without any, the common case, needs no query.
   readonly #withArtifacts = new Set<string>()
 
@@ -89,6 +89,7 @@ export class SqliteJobStore implements JobStore {
     this.#statements = {
       insert: db.prepare(`INSERT INTO jobs (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`),
       byId: db.prepare('SELECT * FROM jobs WHERE id = ?'),
+      peekById: db.prepare(`SELECT ${LIST_COLUMNS} FROM jobs WHERE id = ?`),
       byKey: db.prepare('SELECT * FROM jobs WHERE owner = ? AND idempotency_key = ?'),
       recent: db.prepare(`SELECT ${LIST_COLUMNS} FROM jobs WHERE owner = ? AND (finished_at IS NULL OR finished_at >= ?) ORDER BY id DESC LIMIT ?`),
       finishedBefore: db.prepare('SELECT * FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND batch_id IS NULL ORDER BY finished_at LIMIT ?'),
@@ -154,6 +155,12 @@ export class SqliteJobStore implements JobStore {
 
   async get (id: string): Promise<JobRecord | undefined> {
     return this.#read(id)
+  }
+
+  async peek (id: string): Promise<JobRecord | undefined> {
+    this.flush()
+    const row = this.#statements.peekById.get(id) as Row | undefined
+    return row === undefined ? undefined : toRecord(this.#overlay(row))
   }
 
   #read (id: string): JobRecord | undefined {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { ClientError } from '../../errors.ts'
@@ -40,15 +39,13 @@ const jobs: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.get('/jobs/:id', {
     schema: { summary: 'A job of mine (ETag / If-None-Match → 304)', params: IdParams, response: { 200: JobSchema, 304: Type.Null(), 404: ErrorSchema } }
   }, async (request, reply) => {
-    const view = await engine.service.queries.view(request.jobcastUser, request.params.id)
+    const view = await engine.service.queries.viewJson(request.jobcastUser, request.params.id)
     if (view === undefined) throw notFound(request.params.id)
     // The ETag is a hash of the exact body, so a poller of an unchanged job gets a bodiless 304.
-    const body = JSON.stringify(view)
-    const etag = `"${createHash('sha1').update(body).digest('base64url')}"`
-    reply.header('etag', etag).header('cache-control', 'no-cache')
-    if (request.headers['if-none-match'] === etag) return await reply.code(304).send(null)
-    // A string with a JSON content type is sent as it is, not serialized again.
-    return await reply.type('application/json; charset=utf-8').send(body as never)
+    reply.header('etag', view.etag).header('cache-control', 'no-cache')
+    if (request.headers['if-none-match'] === view.etag) return await reply.code(304).send(null)
+    // Bytes with a JSON content type are sent as they are, not serialized again.
+    return await reply.type('application/json; charset=utf-8').send(view.json as never)
   })
 
   fastify.get('/jobs', {

@@ -1,6 +1,3 @@
-import { PgDatabase } from '../adapters/postgres/database.ts'
-import { PgOutbox } from '../adapters/postgres/pg-outbox.ts'
-import { PgUserStore } from '../adapters/postgres/pg-user-store.ts'
 import { openDatabase } from '../adapters/sqlite/database.ts'
 import { SqliteOutbox } from '../adapters/sqlite/sqlite-outbox.ts'
 import { SqliteUserStore } from '../adapters/sqlite/sqlite-user-store.ts'
@@ -28,6 +25,10 @@ export type StoreSettings = Pick<Config, 'dataDir'> & { databaseUrl?: string | u
  */
 export async function openCliStores (config: StoreSettings): Promise<CliStores> {
   if (config.databaseUrl !== undefined && config.databaseUrl !== '') {
+    // Loaded only for a database: the embedded stores need no PostgreSQL driver.
+    const [{ PgDatabase }, { PgOutbox }, { PgUserStore }] = await Promise.all([
+      import('../adapters/postgres/database.ts'), import('../adapters/postgres/pg-outbox.ts'), import('../adapters/postgres/pg-user-store.ts')
+    ])
     const db = await PgDatabase.open(config.databaseUrl, { max: 2 }).catch((err: unknown) => { throw databaseOpenError(config.databaseUrl!, err) })
     const users = new PgUserStore(db)
     const outbox = new PgOutbox(async (text, values) => await db.query(text, values))

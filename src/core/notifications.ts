@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { AllowList } from '../net/address-policy.ts'
-import { createSafeAgent } from '../net/safe-agent.ts'
+import type { Agent } from 'undici'
 import { createMailer, type Mailer } from '../notify/email.ts'
 import { OutboxDispatcher, type RenderedNotification } from '../notify/outbox-dispatcher.ts'
 import type { JobStore } from '../ports/job-store.ts'
@@ -34,7 +34,9 @@ export interface Notifications {
  */
 export function createNotifications (deps: { store: JobStore, views: JobViews, batches: BatchQueries, log: Logger }, settings: NotificationSettings): Notifications {
   const { store, views, batches, log } = deps
-  const agent = createSafeAgent({ allow: settings.allow })
+  // Made on the first webhook: a server that sends none never loads undici (see safeRequest).
+  let agent: Promise<Agent> | undefined
+  const agentOf = async (): Promise<Agent> => await (agent ??= import('../net/safe-agent.ts').then(({ createSafeAgent }) => createSafeAgent({ allow: settings.allow })))
   const mailer: Mailer | undefined = settings.smtpUrl === '' ? undefined : createMailer({ smtpUrl: settings.smtpUrl, from: settings.smtpFrom })
   const render = async (delivery: DeliveryRecord): Promise<RenderedNotification | undefined> => {
     if (delivery.subjectKind === 'job') {
@@ -54,7 +56,7 @@ export function createNotifications (deps: { store: JobStore, views: JobViews, b
   const dispatcher = new OutboxDispatcher({
     store,
     log: log.child({ component: 'notifications' }),
-    transport: { dispatcher: agent, allow: settings.allow },
+    transport: { dispatcher: agentOf, allow: settings.allow },
     mailer,
     render,
     pollMs: settings.pollMs,
@@ -67,7 +69,7 @@ export function createNotifications (deps: { store: JobStore, views: JobViews, b
       closed ??= (async () => {
         await dispatcher.stop()
         mailer?.close()
-        await agent.close()
+        await (await agent)?.close()
       })()
       await closed
     }

@@ -1,7 +1,8 @@
 import { Type } from 'typebox'
 import { defineJob, type JobDefinition } from '../core/define-job.ts'
 import { JobcastError } from '../errors.ts'
-import { createSafeAgent, safeRequest, type AllowList } from '../net/index.ts'
+import type { AllowList } from '../net/address-policy.ts'
+import { safeRequest } from '../net/safe-request.ts'
 
 /** Result of one URL check. */
 interface UrlCheck {
@@ -53,6 +54,8 @@ export function httpCheckJob (options: HttpCheckOptions): JobDefinition {
       const timeoutMs = ctx.input.timeoutMs ?? 10_000
       const concurrency = ctx.input.concurrency ?? Math.min(10, options.maxConcurrency)
       const deadline = AbortSignal.timeout(options.timeLimitMs)
+      // Imported here, not at load: see safeRequest.
+      const { createSafeAgent } = await import('../net/safe-agent.ts')
       const dispatcher = createSafeAgent({ allow: options.allow, connections: concurrency })
       try {
         const outcome = await ctx.map(urls, async (url, _index, signal) => {

@@ -1,7 +1,6 @@
 // One outbound HTTP request through the safe agent: each redirect hop checked, bounded time, bounded body.
 
 import type { Agent, Dispatcher } from 'undici'
-import { request } from 'undici'
 import { JobcastError } from '../errors.ts'
 import { assertUrlAllowed, type AllowList } from './address-policy.ts'
 
@@ -53,6 +52,8 @@ export async function safeRequest (url: string | URL, options: SafeRequestOption
   let method = options.method ?? 'GET'
   let body = options.body
   let headers = options.headers ?? {}
+  // Loaded on the first request: undici is ~20 MiB of a process's memory, which a server that never sends one keeps.
+  const { request } = await import('undici')
   try {
     for (;;) {
       assertUrlAllowed(target, options.allow)

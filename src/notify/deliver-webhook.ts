@@ -2,7 +2,8 @@
 
 import type { Agent } from 'undici'
 import { toJobError } from '../errors.ts'
-import { safeRequest, type AllowList } from '../net/index.ts'
+import type { AllowList } from '../net/address-policy.ts'
+import { safeRequest } from '../net/safe-request.ts'
 import { parseRetryAfter } from './retry-schedule.ts'
 import { webhookHeaders } from './signature.ts'
 
@@ -32,8 +33,11 @@ export interface WebhookMessage {
 
 /** How deliveries reach the network. */
 export interface DeliveryTransport {
-  /** An agent from `createSafeAgent` (checks every address at connect time). */
-  dispatcher: Agent
+  /**
+   * An agent from `createSafeAgent` (checks every address at connect time), or a function that resolves to one, made
+   * on first use.
+   */
+  dispatcher: Agent | (() => Promise<Agent>)
   allow: AllowList
   /** Time for one attempt, in ms (default 15000). */
   timeoutMs?: number
@@ -58,7 +62,7 @@ export async function deliverWebhook (message: WebhookMessage, transport: Delive
   }
   try {
     const response = await safeRequest(message.url, {
-      dispatcher: transport.dispatcher,
+      dispatcher: typeof transport.dispatcher === 'function' ? await transport.dispatcher() : transport.dispatcher,
       allow: transport.allow,
       method: 'POST',
       headers,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino'
 import { filesDirOf, redactUrl, type Config } from '../config.ts'
 import { LocalFileStore } from '../adapters/local-file-store.ts'
-import { openPostgres } from '../adapters/postgres/index.ts'
+import type { openPostgres } from '../adapters/postgres/index.ts'
 import { openEmbeddedAdapters, type Adapters } from './embedded-adapters.ts'
 
 export type { Adapters } from './embedded-adapters.ts'
@@ -15,6 +15,8 @@ export async function openAdapters (config: Config, log: Logger): Promise<Adapte
   if (config.databaseUrl === '') return await openEmbeddedAdapters(config, log)
   let pg: Awaited<ReturnType<typeof openPostgres>>
   try {
+    // Loaded only by a node on PostgreSQL: the driver and the adapters are ~15 MiB of an embedded server's memory.
+    const { openPostgres } = await import('../adapters/postgres/index.ts')
     pg = await openPostgres(config.databaseUrl, {
       log: log.child({ component: 'postgres' }),
       // Events older than the retention or beyond the replay buffer of a user are pruned; a cursor before them gets a snapshot.

@@ -84,7 +84,7 @@ export class JobcastClient {
     this.#auth = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }
     this.#feed = new LiveFeed({
       url: (path) => this.url(path),
-      request: async (path) => await this.#request(path),
+      request: async (path, init) => await this.#request(path, init),
       streamHeaders: this.#auth,
       fetch: this.#fetch,
       credentials: 'same-origin',

@@ -9,7 +9,7 @@ export interface FeedOptions {
   /** Absolute URL of a path under jobcast's mount point. */
   url: (path: string) => string
   /** A request with the client's auth. */
-  request: (path: string) => Promise<Response>
+  request: (path: string, init?: { signal?: AbortSignal }) => Promise<Response>
   /** Headers of the stream request (a bearer token); none means cookies, and EventSource where there is one. */
   streamHeaders: Record<string, string>
   fetch: typeof fetch
@@ -52,6 +52,9 @@ export class LiveFeed {
   #stream: StreamHandle | undefined
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
   #pollTimer: ReturnType<typeof setTimeout> | undefined
+  // The poll out now: aborted when the feed stops, so that none reaches the server after a sign-out (a 401 there
+  // would be an error in the browser's console).
+  #pollAbort: AbortController | undefined
   // Bumped whenever the stream opens or the feed stops: a poll answering after that is stale and ignored.
   #generation = 0
   #failures = 0
@@ -87,6 +90,7 @@ export class LiveFeed {
     this.#stream = undefined
     clearTimeout(this.#reconnectTimer)
     clearTimeout(this.#pollTimer)
+    this.#pollAbort?.abort()
     this.#setState('closed')
   }
 
@@ -158,7 +162,9 @@ export class LiveFeed {
   }
 
   #poll (generation: number): void {
-    void this.#o.request('api/progress').then(async (res) => {
+    const abort = new AbortController()
+    this.#pollAbort = abort
+    void this.#o.request('api/progress', { signal: abort.signal }).then(async (res) => {
       if (generation !== this.#generation) return
       if (res.status === 401) {
         this.stop()
